@@ -48,7 +48,9 @@ class Problem:
     hint: str = ""
 
     def message(self) -> str:
-        text = f"{self.field} {self.rule}; got {self.value}"
+        text = f"{self.field} {self.rule}"
+        if self.value:
+            text += f"; got {self.value}"
         return f"{text} - {self.hint}" if self.hint else text
 
 

@@ -215,7 +215,7 @@ def score(
         raise InvalidValueError(
             "metrics",
             "must contain at least one metric that feeds a KPI",
-            sorted(numeric) or "{}",
+            sorted(numeric),
             "see kpi://metrics for the metrics and the KPIs they feed",
         )
     columns = {name: np.array([value]) for name, value in numeric.items()}

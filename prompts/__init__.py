@@ -32,6 +32,14 @@ def _number(value: float, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def _inert(value: object, limit: int = 60) -> str:
+    """Untrusted text as one short inert line: control characters and newlines become spaces,
+    runs of whitespace collapse, and the result is capped at ``limit`` characters."""
+    text = "".join(" " if not char.isprintable() else char for char in str(value))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The one template environment (built on first use, not at import)."""
@@ -45,6 +53,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["percent"] = _percent
     env.filters["number"] = _number
+    env.filters["inert"] = _inert
     return env
 
 

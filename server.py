@@ -1,0 +1,62 @@
+"""The creator-KPI MCP server: `build_server()` builds it, `main()` serves it over stdio.
+
+    python server.py                 # stdio (what Claude Desktop and Claude Code start)
+    creator-kpi-mcp serve            # the same, through the console script
+
+Nothing here writes to stdout: over stdio, stdout is the transport. Logs go to stderr.
+"""
+
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.tools import Tool
+
+from tools import score_creator
+from tools._config import ServerConfig
+from tools._edge import argument_guard
+
+__all__ = ["build_server", "main", "server_version"]
+
+logger = logging.getLogger("creator_kpi")
+
+INSTRUCTIONS = """Judge TikTok creators by the e-commerce revenue they can drive.
+Start with score_creator (13 KPIs, revenue-tiered weights). All rates are fractions in 0..1.
+Every number comes from a deterministic rule-based core; quote them, do not invent others."""
+
+
+def server_version() -> str:
+    try:
+        return version("creator-kpi-mcp")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def build_tools(config: ServerConfig) -> list[Tool]:
+    """Every tool of the server, each built by its adapter in `tools/`."""
+    return [score_creator.build(config)]
+
+
+def build_server(config: ServerConfig | None = None) -> MCPServer:
+    """A fully configured server (tools, resources, prompts), ready to run on any transport."""
+    settings = config or ServerConfig.from_env()
+    tools = build_tools(settings)
+    return MCPServer(
+        "creator-kpi",
+        title="Creator KPI scoring",
+        instructions=INSTRUCTIONS,
+        version=server_version(),
+        tools=tools,
+        middleware=[argument_guard({tool.name: tool for tool in tools})],
+    )
+
+
+def main() -> None:
+    """Serve over stdio."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    build_server().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real server in memory, and the real server as a subprocess over stdio."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def server_parameters(env: dict[str, str] | None = None) -> StdioServerParameters:
+    """How a client starts this server: `python server.py`, with the test's environment."""
+    return StdioServerParameters(
+        command=sys.executable,
+        args=[str(ROOT / "server.py")],
+        env={
+            **{k: v for k, v in os.environ.items() if k.startswith(("PYTHON", "VIRTUAL"))},
+            **(env or {}),
+        },
+        cwd=str(ROOT),
+    )
+
+
+StdioFactory = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@pytest.fixture
+def stdio_server(tmp_path: Path) -> StdioFactory:
+    """Start the server as a subprocess; its stderr goes to a file (a pipe nobody reads fills)."""
+
+    @asynccontextmanager
+    async def start(
+        env: dict[str, str] | None = None, log_name: str = "server.log"
+    ) -> AsyncGenerator[Client]:
+        with (tmp_path / log_name).open("w") as errlog:
+            async with Client(stdio_client(server_parameters(env), errlog=errlog)) as client:
+                yield client
+
+    return start

@@ -1,0 +1,136 @@
+"""The one edge between the core's errors and MCP results.
+
+Two doors lead into a tool, and both are guarded here:
+
+* :func:`argument_guard` is server middleware that checks a ``tools/call`` request's arguments
+  against the tool's own argument model *before* the SDK does, so a wrong type, a missing or an
+  unknown argument comes back as an ``isError`` result in our words ("top_n must be ...; got 50")
+  rather than a raw pydantic dump behind the SDK's "Error executing tool" prefix.
+* :func:`run_tool` runs a tool's body: a :class:`~kpi_core.errors.KpiError` becomes an ``isError``
+  result naming field, rule and value; any other exception is logged with its traceback (to
+  stderr) and becomes an ``isError`` result that says an internal error happened, so no call ever
+  returns the SDK's bare prefix with the reason lost.
+
+Both log the tool name, the outcome and the fields at fault, never the payload.
+"""
+
+import difflib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mcp.server import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, ValidationError
+
+from kpi_core.errors import KpiError, Problem, truncate
+
+__all__ = ["argument_guard", "error_result", "ok_result", "run_tool"]
+
+logger = logging.getLogger("creator_kpi.tools")
+
+#: pydantic's wording -> ours ("Input should be a valid integer" -> "must be a valid integer").
+_RULE_REWRITES = (
+    ("Input should be ", "must be "),
+    ("Value should be ", "must be "),
+    ("Field required", "is required"),
+    ("Extra inputs are not permitted", "is not an argument of this tool"),
+)
+
+
+def error_result(tool: str, problems: tuple[Problem, ...] | list[Problem]) -> CallToolResult:
+    """An ``isError`` result whose text names every field, rule and value at fault."""
+    lines = [problem.message() for problem in problems[:8]]
+    if len(problems) > 8:
+        lines.append(f"and {len(problems) - 8} more problems")
+    text = f"{tool} was not run: " + "; ".join(lines)
+    if not text.endswith(("?", ".")):
+        text += "."
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def ok_result(text: str, structured: BaseModel) -> CallToolResult:
+    """A successful result: a short summary for the model and the data as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=structured.model_dump(mode="json"),
+    )
+
+
+def run_tool(tool: str, body: Callable[[], CallToolResult]) -> CallToolResult:
+    """Run a tool's body behind the error edge (see the module docstring)."""
+    started = time.perf_counter()
+    try:
+        result = body()
+    except KpiError as error:
+        logger.info("tool %s refused: fields %s", tool, list(error.fields)[:8])
+        return error_result(tool, error.problems)
+    except Exception:  # the edge: log the traceback, tell the caller it was not their input
+        logger.exception("tool %s failed with an internal error", tool)
+        text = (
+            f"{tool} failed with an internal error (not caused by the arguments). "
+            "The server log has the details; other tools keep working."
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    logger.info("tool %s answered in %.1f ms", tool, (time.perf_counter() - started) * 1000)
+    return result
+
+
+def _rule(message: str) -> str:
+    for theirs, ours in _RULE_REWRITES:
+        if message.startswith(theirs):
+            return ours + message[len(theirs) :]
+    return message[:1].lower() + message[1:]
+
+
+def validation_problems(error: ValidationError) -> list[Problem]:
+    """Our problems from pydantic's errors (field path, rule in our wording, truncated input)."""
+    problems: list[Problem] = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "arguments"
+        value = "(missing)" if item["type"] == "missing" else truncate(item.get("input"))
+        problems.append(Problem(field, _rule(item["msg"]), value))
+    return problems
+
+
+def _unknown_arguments(arguments: Mapping[str, Any], tool: Tool) -> list[Problem]:
+    known = list(tool.fn_metadata.arg_model.model_fields)
+    problems: list[Problem] = []
+    for name in arguments:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else f"the arguments are {', '.join(known)}"
+        problems.append(Problem(str(name)[:60], "is not an argument of this tool", "", hint))
+    return problems
+
+
+def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
+    """Middleware that validates ``tools/call`` arguments against each tool's argument model."""
+
+    async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call" or not isinstance(ctx.params, Mapping):
+            return await call_next(ctx)
+        params: Mapping[str, Any] = ctx.params
+        tool = tools.get(str(params.get("name")))
+        if tool is None:
+            return await call_next(ctx)
+        arguments: object = params.get("arguments") or {}
+        if not isinstance(arguments, Mapping):
+            problem = Problem("arguments", "must be an object", truncate(arguments))
+            return error_result(tool.name, [problem])
+        named: Mapping[str, Any] = arguments
+        problems = _unknown_arguments(named, tool)
+        try:
+            tool.fn_metadata.validate_arguments(dict(named))
+        except ValidationError as error:
+            problems.extend(validation_problems(error))
+        if problems:
+            logger.info("tool %s refused arguments: %s", tool.name, [p.field for p in problems][:8])
+            return error_result(tool.name, problems)
+        return await call_next(ctx)
+
+    return guard

@@ -1,0 +1,92 @@
+"""`score_creator`: one creator's metrics in, the overall score and the 13-KPI breakdown out."""
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field, SkipValidation
+
+from kpi_core import CreatorMetrics, score
+from kpi_core.scoring import ScoreResult
+from prompts import render
+from tools._config import ServerConfig
+from tools._edge import ok_result, run_tool
+from tools._params import as_object, as_weighting
+
+DESCRIPTION = """Score one TikTok creator for e-commerce revenue on 13 KPIs (0-100 overall).
+
+Give `metrics` as an object of raw 30-day metrics with canonical names (see the resource
+kpi://metrics). Every field is optional: a KPI without data is reported as not scored, and the
+overall score is taken over the weight that has data (`coverage` says how much). Units: rates and
+shares are fractions in 0..1, never percent (3.5% is 0.035); counts are whole numbers; money is in
+`currency` (USD by default); growth rates are relative changes (0.2 = +20%, may be negative).
+`likes_ratio`, `comments_ratio` and `shares_ratio` are shares of interactions, not rates per view.
+`total_revenue` is accepted as an alias of `gmv`. Missing derived metrics (engagement_rate,
+avg_order_value, product_ctr, conversion_rate, gpm, cpm) are computed from their inputs.
+
+`weighting` is "tiered" (default: revenue drivers 55%, enablers 32%, health 13%), "equal", or an
+object giving all 13 KPI ids weights that sum to 1. Returns `overall_score`, `band`, `coverage`,
+`revenue_coverage` and per KPI its score, weights, contribution (points; they sum to the overall)
+and the metrics behind it with their benchmarks for a creator of this size. Call `diagnose` next
+to see what holds the score back."""
+
+#: Warnings the summary's coverage line already says.
+COVERAGE_WARNINGS = frozenset({"kpis_not_scored", "revenue_uncovered"})
+
+Weighting = Literal["tiered", "equal"] | dict[str, float]
+
+
+def summary(result: ScoreResult) -> str:
+    scored = [item for item in result.kpis if item.score is not None]
+    ranked = sorted(scored, key=lambda item: (-(item.score or 0.0), item.kpi))
+    return render(
+        "score_summary.txt.j2",
+        result=result,
+        strongest=ranked[:2],
+        weakest=list(reversed(ranked[-2:])) if len(ranked) > 2 else [],
+        unscored=[item.kpi for item in result.kpis if item.score is None],
+        notes=[w for w in result.warnings if w.code not in COVERAGE_WARNINGS],
+    )
+
+
+def build(config: ServerConfig) -> Tool:
+    def score_creator(
+        metrics: Annotated[
+            CreatorMetrics,
+            SkipValidation,
+            Field(description="The creator's raw metrics (all optional); see kpi://metrics."),
+        ],
+        weighting: Annotated[
+            Weighting,
+            SkipValidation,
+            Field(description='"tiered" (default), "equal", or {kpi_id: weight} for all 13.'),
+        ] = "tiered",
+        currency: Annotated[
+            str | None,
+            Field(
+                description="ISO code of the money fields; default the record's currency or USD.",
+                max_length=8,
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, ScoreResult]:
+        def body() -> CallToolResult:
+            result = score(
+                as_object(metrics, "metrics"),
+                as_weighting(weighting),
+                currency=currency,
+                fx_to_default=config.fx_to_default,
+            )
+            return ok_result(summary(result), result)
+
+        return run_tool("score_creator", body)
+
+    return Tool.from_function(
+        score_creator,
+        name="score_creator",
+        title="Score a creator",
+        description=DESCRIPTION,
+        annotations=ToolAnnotations(
+            read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
+        ),
+        structured_output=True,
+    )
