@@ -9,7 +9,7 @@ Prints the median wall time of each over several repeats, their ratio (goal: at 
 peak memory traced inside ``score_frame`` against the input's ``memory_usage(deep=True)``
 (goal: at most 3x).
 
-    python bench/bench_kernel.py [--rows 1000000] [--repeats 7]
+    python -m bench.bench_kernel [--rows 1000000] [--repeats 7]
 """
 
 from __future__ import annotations

@@ -1,0 +1,128 @@
+"""The `creator-kpi-mcp` command: serve the MCP server, run the demo, score files in batch.
+
+    creator-kpi-mcp                  serve over stdio (what an MCP client starts)
+    creator-kpi-mcp demo             start the server as a client would and call it on demo creators
+
+The demo is an MCP *client*: it starts ``server.py`` as a subprocess over stdio, sends real tool
+calls through the official SDK client and prints what comes back. Printing is fine here; the
+server process itself never writes to stdout.
+"""
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["main", "run_demo"]
+
+SERVER_SCRIPT = Path(__file__).resolve().with_name("server.py")
+
+
+def _cell(value: object, width: int, *, right: bool = False) -> str:
+    text = str(value)
+    text = text if len(text) <= width else text[: width - 1] + "~"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _followers(count: float) -> str:
+    for threshold, suffix in ((1e6, "M"), (1e3, "K")):
+        if count >= threshold:
+            return f"{count / threshold:.1f}{suffix}"
+    return f"{count:.0f}"
+
+
+def _weakest(kpis: list[dict[str, Any]]) -> str:
+    scored = [item for item in kpis if item["score"] is not None]
+    if not scored:
+        return "-"
+    weakest = min(scored, key=lambda item: (item["score"], item["kpi"]))
+    return f"{weakest['label']} {weakest['score']:.2f}"
+
+
+async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    from kpi_core.demo import demo_creator_ids, demo_metrics
+
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)])
+    ids = demo_creator_ids()[:count]
+    failures = 0
+    async with Client(stdio_client(params, errlog=errlog)) as client:
+        info = client.server_info
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        out.write(
+            f"Connected to {info.name} {info.version} over stdio; tools: {', '.join(tools)}\n"
+        )
+        out.write("Synthetic demo creators (generated, not real people).\n\n")
+        header = (
+            _cell("creator", 22)
+            + _cell("category", 10)
+            + _cell("followers", 10, right=True)
+            + _cell("score", 7, right=True)
+            + "  "
+            + _cell("band", 10)
+            + _cell("coverage", 9, right=True)
+            + "  weakest KPI"
+        )
+        out.write(header + "\n" + "-" * len(header) + "\n")
+        for creator_id in ids:
+            metrics = demo_metrics(creator_id)
+            result = await client.call_tool("score_creator", {"metrics": metrics})
+            if result.is_error or result.structured_content is None:
+                failures += 1
+                out.write(f"{_cell(creator_id, 22)}error: {result.content}\n")
+                continue
+            data = result.structured_content
+            out.write(
+                _cell(creator_id, 22)
+                + _cell(metrics.get("category", "-"), 10)
+                + _cell(_followers(float(metrics.get("follower_count", 0))), 10, right=True)
+                + _cell(f"{data['overall_score']:.1f}", 7, right=True)
+                + "  "
+                + _cell(data["band"], 10)
+                + _cell(f"{data['coverage']:.0%}", 9, right=True)
+                + "  "
+                + _weakest(data["kpis"])
+                + "\n"
+            )
+        first = await client.call_tool("score_creator", {"metrics": demo_metrics(ids[0])})
+        out.write(f"\nWhat an assistant reads first for {ids[0]}:\n")
+        for block in first.content:
+            out.write("  " + getattr(block, "text", "").replace("\n", "\n  ") + "\n")
+    return failures
+
+
+def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
+    """Run the demo against a real server subprocess; returns the number of failed calls."""
+    import anyio
+
+    with tempfile.TemporaryDirectory(prefix="creator-kpi-demo-") as folder:
+        log_path = Path(folder) / "server.log"
+        with log_path.open("w") as errlog:
+            return anyio.run(_demo_calls, out, count, errlog)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="creator-kpi-mcp",
+        description="Score TikTok creators for e-commerce revenue (an MCP server).",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve over stdio (the default)")
+    demo = commands.add_parser("demo", help="call the server on built-in demo creators")
+    demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        return 1 if run_demo(sys.stdout, args.creators) else 0
+    import server
+
+    server.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
