@@ -64,7 +64,7 @@ def main() -> None:
     spawns = parser.parse_args().spawns
     ours: list[float] = []
     bare: list[float] = []
-    metrics = {"metrics": REALISTIC["beauty_micro"]}
+    metrics: dict[str, object] = {"metrics": REALISTIC["beauty_micro"]}
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
         for _ in range(spawns):
