@@ -52,10 +52,9 @@ async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
     failures = 0
     async with Client(stdio_client(params, errlog=errlog)) as client:
         info = client.server_info
+        name = f"{info.name} {info.version}" if info else "the server"
         tools = [tool.name for tool in (await client.list_tools()).tools]
-        out.write(
-            f"Connected to {info.name} {info.version} over stdio; tools: {', '.join(tools)}\n"
-        )
+        out.write(f"Connected to {name} over stdio; tools: {', '.join(tools)}\n")
         out.write("Synthetic demo creators (generated, not real people).\n\n")
         header = (
             _cell("creator", 22)
