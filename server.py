@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
-from tools import score_creator
+from tools import ab_test, score_creator
 from tools._config import ServerConfig
 from tools._edge import argument_guard
 
@@ -35,7 +35,11 @@ def server_version() -> str:
 
 def build_tools(config: ServerConfig) -> list[Tool]:
     """Every tool of the server, each built by its adapter in `tools/`."""
-    return [score_creator.build(config)]
+    return [
+        score_creator.build(config),
+        ab_test.build_design(config),
+        ab_test.build_analyze(config),
+    ]
 
 
 def build_server(config: ServerConfig | None = None) -> MCPServer:

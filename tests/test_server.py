@@ -159,7 +159,8 @@ async def test_over_stdio_the_server_lists_scores_refuses_and_carries_on(
             for _, metrics, weighting, _ in JSON_BAD_INPUTS
         ]
         after = await client.call_tool("score_creator", call_arguments(SOURCE_PAYLOAD))
-    assert [tool.name for tool in tools] == ["score_creator"]
+    async with Client(build_server()) as in_memory:
+        assert tools == (await in_memory.list_tools()).tools
     for metrics, result in zip((SOURCE_PAYLOAD, *REALISTIC.values()), results, strict=True):
         assert result.structured_content == score(metrics).model_dump(mode="json")
     for (case, _, _, field), refusal in zip(JSON_BAD_INPUTS, refusals, strict=True):

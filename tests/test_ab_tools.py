@@ -1,0 +1,89 @@
+"""design_ab_test and analyze_ab_test through the real MCP client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kpi_core.abtest import analyze_ab_test, design_ab_test
+from server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def call(tool: str, arguments: dict[str, Any]) -> Any:
+    async with Client(build_server()) as client:
+        return await client.call_tool(tool, arguments)
+
+
+async def test_a_design_through_the_client_is_the_librarys_design_with_a_summary() -> None:
+    """2.0% -> 2.4% (relative MDE 0.2), pooled: 21109 per arm (statsmodels
+    samplesize_proportions_2indep_onetail, pinned in tests/test_abtest.py); at 5000 viewers a
+    day, 42218 viewers take 8.4 days, rounded up to whole weeks: 14 days."""
+    arguments = {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2, "daily_units": 5000}
+    result = await call("design_ab_test", arguments)
+    expected = design_ab_test("proportion", 0.02, mde=0.2, daily_units=5000)
+    assert result.structured_content == expected.model_dump(mode="json")
+    assert expected.n_per_arm == [21109, 21109]
+    assert expected.duration_days == 14
+    text = result.content[0].text
+    assert "Needs 21,109 viewers in the control arm" in text
+    assert "Duration: 14 days (2 weeks)" in text
+
+
+async def test_an_analysis_through_the_client_is_the_librarys_analysis() -> None:
+    """200/10000 vs 245/10000: pooled z = 2.15734, p = 0.0309792 (the issue's oracle)."""
+    arms = [
+        {"name": "control", "conversions": 200, "units": 10000},
+        {"name": "new hook", "conversions": 245, "units": 10000},
+    ]
+    result = await call("analyze_ab_test", {"metric_kind": "proportion", "arms": arms})
+    expected = analyze_ab_test("proportion", arms)
+    assert result.structured_content == expected.model_dump(mode="json")
+    assert expected.comparisons[0].p_value == pytest.approx(0.0309792, abs=1e-7)
+    assert result.content[0].text.startswith(expected.decision)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("design_ab_test", {"metric_kind": "proportion", "baseline": 1.4, "mde": 0.1}, "baseline"),
+        ("design_ab_test", {"metric_kind": "proportion", "baseline": 0.6, "mde": 0.9}, "mde"),
+        (
+            "design_ab_test",
+            {"metric_kind": "proportion", "baseline": 0.1, "mde": 0.1, "arms": 1},
+            "arms",
+        ),
+        (
+            "design_ab_test",
+            {"metric_kind": "proportion", "baseline": 0.1, "mde": 0.1, "allocation": [0.5, 0.4]},
+            "allocation",
+        ),
+        ("design_ab_test", {"metric_kind": "rate", "baseline": 0.1, "mde": 0.1}, "metric_kind"),
+        ("design_ab_test", {"metric_kind": "proportion", "mde": 0.1}, "baseline"),
+        (
+            "analyze_ab_test",
+            {"metric_kind": "proportion", "arms": [{"name": "a", "conversions": 5, "units": 9}]},
+            "arms",
+        ),
+        (
+            "analyze_ab_test",
+            {
+                "metric_kind": "proportion",
+                "arms": [
+                    {"name": "a", "conversions": 5, "units": 9},
+                    {"name": "b", "conversions": 12, "units": 9},
+                ],
+            },
+            "arms[1].conversions",
+        ),
+    ],
+)
+async def test_bad_experiment_arguments_are_error_results_naming_the_field(
+    tool: str, arguments: dict[str, Any], field: str
+) -> None:
+    result = await call(tool, arguments)
+    assert result.is_error
+    assert result.content[0].text.startswith(f"{tool} was not run: {field} ")
