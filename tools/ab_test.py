@@ -30,13 +30,13 @@ Bonferroni-adjusted alpha; cuped_correlation (0-1) shrinks the variance by 1 - r
 are filled in. Returns n_per_arm, n_total, duration_days (whole weeks), feasible,
 detectable_mde_in_4_weeks, the hypothesis, primary metric, guardrails and the SRM check."""
 
-ANALYZE_DESCRIPTION = """Read an A/B test's outcome: lifts with intervals, p-values, SRM, a decision.
+ANALYZE_DESCRIPTION = """Read an A/B test's outcome: lifts, intervals, p-values, SRM and a decision.
 
 `arms` lists the arms, control first: for a proportion each {name, conversions, units}; for a
 mean each {name, mean, sd, n}. Proportions use a pooled two-sided z-test with a Wald interval;
 means use Welch's t-test. Several treatment arms are corrected with Holm (default) or Bonferroni.
 The sample ratio mismatch (SRM) check compares the units per arm with planned_allocation
-(equal by default); an alarm (p < 0.001) means the split is broken and the result should not be trusted.
+(equal by default); an alarm (p < 0.001) means the split is broken: do not trust the result.
 Give planned_n_per_arm to be warned when the test is read before it reached its sample size."""
 
 
