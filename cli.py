@@ -48,7 +48,8 @@ async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
     from kpi_core.demo import demo_creator_ids, demo_metrics
 
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)])
-    ids = demo_creator_ids()[:count]
+    every = demo_creator_ids()
+    ids = every[:: max(1, len(every) // max(count, 1))][:count]  # a spread of sizes and categories
     failures = 0
     async with Client(stdio_client(params, errlog=errlog)) as client:
         info = client.server_info

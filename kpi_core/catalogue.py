@@ -56,6 +56,7 @@ class Metric:
     name: str
     kind: MetricKind
     description: str
+    #: For unscored metrics: why the metric exists ("definition").
     source: str
     low: float = 0.0
     high: float = 0.0
@@ -68,6 +69,8 @@ class Metric:
     weight: float = 0.0
     #: ((log10 followers, value), ...); a single anchor means a constant benchmark.
     benchmark: tuple[tuple[float, float], ...] = ()
+    #: Where (floor, target, benchmark) come from: "[key] ...", "definition: ..." or "assumption".
+    figure_sources: tuple[str, str, str] = ("", "", "")
 
     @property
     def scored(self) -> bool:
@@ -129,6 +132,7 @@ class Catalogue:
     kpis: Mapping[str, Kpi]
     derivations: Mapping[str, Derivation]
     aliases: Mapping[str, str]
+    citations: Mapping[str, str]
     tiers: Mapping[int, str]
     #: (band name, lower bound on the 0-100 score), highest first.
     bands: tuple[tuple[str, float], ...]
@@ -136,6 +140,14 @@ class Catalogue:
     @property
     def scored_metrics(self) -> tuple[Metric, ...]:
         return tuple(metric for metric in self.metrics.values() if metric.scored)
+
+    def figure_counts(self) -> dict[str, int]:
+        """How many floors, targets and benchmarks are cited, definitional or assumed."""
+        counts = {"cited": 0, "definition": 0, "assumption": 0}
+        for metric in self.scored_metrics:
+            for source in metric.figure_sources:
+                counts[source_kind(source)] += 1
+        return counts
 
     def band(self, score: float) -> str:
         for name, lower in self.bands:
@@ -171,11 +183,17 @@ def _parse_metric(name: str, entry: dict[str, Any]) -> Metric:
         anchors = tuple((float(x), float(y)) for x, y in pairs)
     elif raw_benchmark is not None:
         anchors = ((0.0, float(raw_benchmark)),)
+    figure_sources = (
+        str(entry.get("floor_source", "")),
+        str(entry.get("target_source", "")),
+        str(entry.get("benchmark_source", "")),
+    )
     metric = Metric(
         name=name,
         kind=kind,
         description=str(entry["description"]),
-        source=str(entry.get("source", "")),
+        source=str(entry.get("source", "scored" if entry.get("kpi") else "")),
+        figure_sources=figure_sources,
         low=float(low),
         high=float(high),
         direction=entry.get("direction"),
@@ -193,7 +211,7 @@ def _parse_metric(name: str, entry: dict[str, Any]) -> Metric:
 def _check_metric(metric: Metric) -> None:
     where = f"metrics.{metric.name}"
     if not metric.source:
-        raise ConfigurationError(f"{where}.source", "every numeric metric cites a source", "")
+        raise ConfigurationError(f"{where}.source", "every numeric metric says its source", "")
     if not metric.low <= metric.high:
         raise ConfigurationError(f"{where}.range", "low must not exceed high", metric.low)
     if not metric.scored:
@@ -213,6 +231,33 @@ def _check_metric(metric: Metric) -> None:
     xs = [x for x, _ in metric.benchmark]
     if xs != sorted(xs) or len(set(xs)) != len(xs):
         raise ConfigurationError(f"{where}.benchmark", "anchors rise strictly", xs)
+
+
+def source_kind(source: str) -> Literal["cited", "definition", "assumption"]:
+    """Classify one figure's source text."""
+    if source.startswith("["):
+        return "cited"
+    if source.startswith("definition"):
+        return "definition"
+    return "assumption"
+
+
+def _check_sources(metrics: Mapping[str, Metric], citations: Mapping[str, str]) -> None:
+    for metric in metrics.values():
+        if not metric.scored:
+            continue
+        for label, source in zip(
+            ("floor", "target", "benchmark"), metric.figure_sources, strict=True
+        ):
+            where = f"metrics.{metric.name}.{label}_source"
+            if not source.startswith(("[", "definition", "assumption")):
+                raise ConfigurationError(
+                    where, "must cite [key], say definition or assumption", source
+                )
+            if source.startswith("["):
+                key = source[1 : source.find("]")]
+                if key not in citations:
+                    raise ConfigurationError(where, "cites a key missing from [citations]", key)
 
 
 @cache
@@ -260,6 +305,8 @@ def load_catalogue() -> Catalogue:
         )
 
     aliases = {str(alias): str(target) for alias, target in _table(raw, "aliases").items()}
+    citations = {str(key): str(text) for key, text in _table(raw, "citations").items()}
+    _check_sources(metrics, citations)
     bands = sorted(
         ((str(name), float(lower)) for name, lower in _table(raw, "bands").items()),
         key=lambda item: -item[1],
@@ -271,6 +318,7 @@ def load_catalogue() -> Catalogue:
         kpis=kpis,
         derivations=derivations,
         aliases=aliases,
+        citations=citations,
         tiers={int(key): str(value) for key, value in _table(raw, "tiers").items()},
         bands=tuple(bands),
     )
