@@ -16,21 +16,7 @@ from kpi_core.metrics import bad_rows, violation
 ROOT = Path(__file__).resolve().parent.parent
 
 #: DESIGN.md's canonical metric names, group by group (copied from its table on purpose).
-CANONICAL = """
-creator_id follower_count category
-gmv orders units_sold avg_order_value gmv_growth_rate
-product_impressions product_clicks product_ctr conversion_rate funnel_completion_rate
-cart_abandonment_rate refund_rate
-gpm shoppable_video_count live_count products_promoted avg_commission_rate live_gmv_share
-views likes comments shares saves engagement_rate likes_ratio comments_ratio shares_ratio
-follower_growth_rate engagement_rate_change
-fyp_traffic_share search_traffic_share new_viewer_share
-posts_per_week completion_rate avg_watch_time_s avg_video_duration_s video_quality
-audience_match brand_safety_score category_match
-trending_sound_share trending_hashtag_share visual_quality_score profile_completeness
-avg_views_per_video
-creator_cost cpm currency
-""".split()
+CANONICAL = ["creator_id", "follower_count", "category", "gmv", "orders", "units_sold", "avg_order_value", "gmv_growth_rate", "product_impressions", "product_clicks", "product_ctr", "conversion_rate", "funnel_completion_rate", "cart_abandonment_rate", "refund_rate", "gpm", "shoppable_video_count", "live_count", "products_promoted", "avg_commission_rate", "live_gmv_share", "views", "likes", "comments", "shares", "saves", "engagement_rate", "likes_ratio", "comments_ratio", "shares_ratio", "follower_growth_rate", "engagement_rate_change", "fyp_traffic_share", "search_traffic_share", "new_viewer_share", "posts_per_week", "completion_rate", "avg_watch_time_s", "avg_video_duration_s", "video_quality", "audience_match", "brand_safety_score", "category_match", "trending_sound_share", "trending_hashtag_share", "visual_quality_score", "profile_completeness", "avg_views_per_video", "creator_cost", "cpm", "currency"]
 
 #: DESIGN.md's tiered weights, exactly.
 TIERED = {
