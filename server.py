@@ -16,6 +16,7 @@ from mcp.server.mcpserver.tools import Tool
 from tools import ab_test, score_creator
 from tools._config import ServerConfig
 from tools._edge import argument_guard
+from tools.resources import register_resources
 
 __all__ = ["build_server", "main", "server_version"]
 
@@ -46,7 +47,7 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
     """A fully configured server (tools, resources, prompts), ready to run on any transport."""
     settings = config or ServerConfig.from_env()
     tools = build_tools(settings)
-    return MCPServer(
+    server = MCPServer(
         "creator-kpi",
         title="Creator KPI scoring",
         instructions=INSTRUCTIONS,
@@ -54,6 +55,8 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         tools=tools,
         middleware=[argument_guard({tool.name: tool for tool in tools})],
     )
+    register_resources(server)
+    return server
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ def test_golden_creator_with_every_kpi_at_floor_midpoint_or_target() -> None:
     follower_growth_rate -0.05 -> 0.15 (at -0.05: 0); fyp_traffic_share 0.2 -> 0.8 (at 0.8: 1);
     audience_match 0.3 -> 0.9 (at 0.6: 0.5); brand_safety_score 0.5 -> 0.95 (at 0.95: 1);
     trending_sound_share 0 -> 0.5 (at 0.25: 0.5); profile_completeness 0.4 -> 1 (at 0.4: 0);
-    avg_views_per_video log 500 -> 500000 (at 500000: 1); cost_to_gmv 1.0 -> 0.1 (at 0.55: 0.5).
+    avg_views_per_video log 500 -> 500000 (at 500000: 1); cost_to_gmv 3.0 -> 0.2 (at 1.6: 0.5).
 
     Tiered overall = 100 x (0.30x1 + 0.15x0.5 + 0.10x0 + 0.10x1 + 0.06x0.5 + 0.05x0 + 0.04x1
     + 0.04x0.5 + 0.03x1 + 0.04x0.5 + 0.03x0 + 0.03x1 + 0.03x0.5)
@@ -46,7 +46,7 @@ def test_golden_creator_with_every_kpi_at_floor_midpoint_or_target() -> None:
         "trending_sound_share": 0.25,
         "profile_completeness": 0.4,
         "avg_views_per_video": 500_000,
-        "cost_to_gmv": 0.55,
+        "cost_to_gmv": 1.6,
     }
     expected = [1, 0.5, 0, 1, 0.5, 0, 1, 0.5, 1, 0.5, 0, 1, 0.5]
     result = score(metrics)

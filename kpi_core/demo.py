@@ -1,0 +1,896 @@
+"""The demo cohort: synthetic TikTok creators, each over two consecutive 30-day periods.
+
+Nothing here describes a real person or real data. The cohort lets a newcomer try every tool, and
+lets later work validate weightings out of sample: period-1 metrics against period-2 GMV.
+
+* :func:`generate_demo_cohort` draws the cohort from a seeded generator; its docstring is the
+  generative story. ``python -m kpi_core.demo`` rewrites ``kpi_core/data/demo_creators.json``
+  from it (``--check`` only compares), and a test proves the shipped file is what it makes.
+* :func:`load_demo_cohort`, :func:`demo_metrics`, :func:`demo_creator_ids` and
+  :func:`demo_cohort_rows` read the shipped file: lazily, once per process, never at import. Each
+  call returns fresh dicts, so a caller may change what it gets without touching anyone else's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import sys
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal, TypedDict, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from kpi_core.errors import InvalidValueError
+
+__all__ = [
+    "CATEGORIES",
+    "DEMO_COUNT",
+    "DEMO_FILE",
+    "DEMO_SEED",
+    "MOMENTUM_MEAN",
+    "MOMENTUM_SD",
+    "NEXT_GMV_SIGMA",
+    "PERSISTENCE",
+    "SIZE_BANDS",
+    "STEP_SIGMA",
+    "DemoCreator",
+    "DemoFile",
+    "MetricValue",
+    "SizeBand",
+    "demo_cohort_rows",
+    "demo_creator_ids",
+    "demo_document",
+    "demo_metrics",
+    "generate_demo_cohort",
+    "load_demo_cohort",
+    "main",
+    "render_demo_file",
+    "size_band",
+]
+
+FloatArray = npt.NDArray[np.float64]
+MetricValue = int | float | str
+SizeBand = Literal["nano", "micro", "mid", "macro", "mega"]
+
+
+class DemoCreator(TypedDict):
+    """One demo creator. Each period is a complete ``metrics`` object for :func:`kpi_core.score`
+    (it repeats ``creator_id`` and ``category`` and has that period's ``follower_count``); the
+    top-level ``follower_count`` is period 1's."""
+
+    creator_id: str
+    category: str
+    follower_count: int
+    period_1: dict[str, MetricValue]
+    period_2: dict[str, MetricValue]
+
+
+class DemoFile(TypedDict):
+    """The document stored in ``data/demo_creators.json``."""
+
+    generator: str
+    seed: int
+    synthetic: bool
+    description: str
+    creators: list[DemoCreator]
+
+
+DEMO_SEED = 20261126
+DEMO_COUNT = 48
+#: The shipped file, inside the ``kpi_core`` package.
+DEMO_FILE = "data/demo_creators.json"
+
+#: (band, exclusive upper bound on followers), smallest first; DESIGN.md's follower tiers.
+SIZE_BANDS: tuple[tuple[SizeBand, float], ...] = (
+    ("nano", 1e4),
+    ("micro", 1e5),
+    ("mid", 5e5),
+    ("macro", 1e6),
+    ("mega", math.inf),
+)
+
+#: Categories in turn, with each one's typical order value in USD (assumption) and its refund
+#: propensity relative to the catalogue's 8% benchmark (assumption: fashion is returned most).
+CATEGORIES: tuple[str, ...] = ("beauty", "fashion", "fitness", "food", "gadgets", "home")
+CATEGORY_AOV: dict[str, float] = {
+    "beauty": 28.0,
+    "fashion": 38.0,
+    "fitness": 45.0,
+    "food": 22.0,
+    "gadgets": 60.0,
+    "home": 42.0,
+}
+CATEGORY_REFUND: dict[str, float] = {
+    "beauty": 0.8,
+    "fashion": 1.8,
+    "fitness": 1.0,
+    "food": 0.6,
+    "gadgets": 1.2,
+    "home": 1.0,
+}
+#: Categories whose viewers search more (search_traffic_share doubles).
+SEARCH_HEAVY: frozenset[str] = frozenset({"gadgets", "home"})
+
+# Size curves: (log10 followers, value) anchors, interpolated linearly in log10 followers (in log
+# value for views) and flat beyond the ends. They are the demo's own copies, so that tuning a
+# scoring benchmark in catalogue.toml never changes the demo data.
+#: Typical views over 30 days (the catalogue's views benchmark anchors of kpi-2026.11.1).
+VIEWS_BY_SIZE: tuple[tuple[float, float], ...] = (
+    (3.0, 8_000.0),
+    (4.0, 40_000.0),
+    (5.0, 250_000.0),
+    (6.0, 1_500_000.0),
+    (7.0, 8_000_000.0),
+)
+#: Per-view engagement by size: the public benchmark bands the catalogue cites ([bands]: 5.6%
+#: under 5K followers, 4.3% at 5-20K, 3.1% at 20-100K, 1.9% at 100K-1M, 1.2% above 1M), each at
+#: the geometric middle of its band.
+ENGAGEMENT_BY_SIZE: tuple[tuple[float, float], ...] = (
+    (3.0, 0.056),
+    (4.0, 0.043),
+    (4.65, 0.031),
+    (5.5, 0.019),
+    (6.5, 0.012),
+)
+#: Typical follower growth over 30 days (the catalogue's anchors; assumption).
+FOLLOWER_GROWTH_BY_SIZE: tuple[tuple[float, float], ...] = ((3.0, 0.10), (5.0, 0.04), (7.0, 0.01))
+
+#: Log10 followers are drawn on [3, 7]: 1K to 10M followers.
+LOG10_FOLLOWERS_RANGE = (3.0, 7.0)
+#: Momentum m ~ N(mean, sd): each creator's drift in log views per period.
+MOMENTUM_MEAN = 0.02
+MOMENTUM_SD = 0.05
+#: Starting point of the funnel (period 0): typical value, loading on a trait, spread (log scale).
+BASE_CTR = 0.01
+BASE_CVR = 0.03
+CTR_BOUNDS = (0.001, 0.10)
+CVR_BOUNDS = (0.002, 0.25)
+#: Standard deviation of each funnel factor's log step from one period to the next.
+STEP_SIGMA: dict[str, float] = {
+    "views": 0.40,
+    "product_ctr": 0.20,
+    "conversion_rate": 0.20,
+    "avg_order_value": 0.10,
+}
+#: Next-period GMV = this period's funnel x exp(m + e), e ~ N(0, NEXT_GMV_SIGMA): the four steps
+#: add in quadrature, sqrt(0.4^2 + 0.2^2 + 0.2^2 + 0.1^2) = 0.5.
+NEXT_GMV_SIGMA = math.sqrt(math.fsum(sigma**2 for sigma in STEP_SIGMA.values()))
+#: Every other metric's noise term z persists as z_p = rho z_(p-1) + sqrt(1 - rho^2) N(0, 1).
+PERSISTENCE = 0.7
+
+#: How creators report engagement and cost (shares of the cohort, in this order).
+STYLES: tuple[tuple[str, float], ...] = (("counts", 0.5), ("rates", 0.3), ("both", 0.2))
+#: Share of creators lacking one or two whole KPIs (the groups below), the same in both periods.
+SHARE_LACKING_KPIS = 0.2
+#: Chance that one secondary metric is missing for a creator (both periods).
+SPORADIC_MISSING = 0.06
+
+#: Fields that go missing together when a creator lacks a whole KPI.
+KPI_GROUPS: dict[str, tuple[str, ...]] = {
+    "shop_conversion": (
+        "product_impressions",
+        "product_clicks",
+        "product_ctr",
+        "conversion_rate",
+        "funnel_completion_rate",
+        "cart_abandonment_rate",
+        "refund_rate",
+    ),
+    "engagement_growth": ("follower_growth_rate", "engagement_rate_change"),
+    "discovery": ("fyp_traffic_share", "search_traffic_share", "new_viewer_share"),
+    "audience_fit": ("audience_match",),
+    "brand_fit": ("brand_safety_score", "category_match"),
+    "trend_fit": ("trending_sound_share", "trending_hashtag_share"),
+    "image_quality": ("visual_quality_score", "profile_completeness"),
+    "cost_efficiency": ("creator_cost", "cpm", "cost_to_gmv", "avg_commission_rate"),
+}
+#: Metrics that may go missing one at a time.
+SPORADIC: tuple[str, ...] = (
+    "units_sold",
+    "gmv_growth_rate",
+    "funnel_completion_rate",
+    "cart_abandonment_rate",
+    "refund_rate",
+    "shoppable_video_count",
+    "live_count",
+    "products_promoted",
+    "live_gmv_share",
+    "avg_commission_rate",
+    "new_viewer_share",
+    "search_traffic_share",
+    "posts_per_week",
+    "completion_rate",
+    "video_quality",
+    "trending_hashtag_share",
+    "profile_completeness",
+    "avg_views_per_video",
+)
+#: Fields reported only by creators who report counts, only by those who report rates.
+COUNT_FIELDS: frozenset[str] = frozenset({"likes", "comments", "shares", "saves", "creator_cost"})
+RATE_FIELDS: frozenset[str] = frozenset(
+    {
+        "engagement_rate",
+        "share_rate",
+        "save_rate",
+        "likes_ratio",
+        "comments_ratio",
+        "shares_ratio",
+        "cpm",
+        "cost_to_gmv",
+        "avg_watch_ratio",
+    }
+)
+#: Rates that the core re-derives from counts: kept to 6 significant digits so they agree.
+PRECISE: frozenset[str] = frozenset(
+    {
+        "gpm",
+        "cpm",
+        "cost_to_gmv",
+        "product_ctr",
+        "conversion_rate",
+        "engagement_rate",
+        "share_rate",
+        "save_rate",
+        "likes_ratio",
+        "comments_ratio",
+        "shares_ratio",
+        "avg_watch_ratio",
+    }
+)
+#: Reported as whole numbers.
+COUNTS: frozenset[str] = frozenset(
+    {
+        "orders",
+        "units_sold",
+        "product_impressions",
+        "product_clicks",
+        "shoppable_video_count",
+        "live_count",
+        "products_promoted",
+        "views",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "avg_views_per_video",
+    }
+)
+#: Decimal places of the other metrics (3 when not listed): cents for money, 4 for growth.
+DECIMALS: dict[str, int] = {
+    "gmv": 2,
+    "avg_order_value": 2,
+    "creator_cost": 2,
+    "gmv_growth_rate": 4,
+    "follower_growth_rate": 4,
+    "engagement_rate_change": 4,
+    "posts_per_week": 2,
+    "avg_watch_time_s": 1,
+    "avg_video_duration_s": 1,
+}
+#: Every reported metric, in the order the generator builds them.
+REPORTED: tuple[str, ...] = (
+    "gmv",
+    "orders",
+    "units_sold",
+    "avg_order_value",
+    "gmv_growth_rate",
+    "product_impressions",
+    "product_clicks",
+    "product_ctr",
+    "conversion_rate",
+    "funnel_completion_rate",
+    "cart_abandonment_rate",
+    "refund_rate",
+    "gpm",
+    "shoppable_video_count",
+    "live_count",
+    "products_promoted",
+    "live_gmv_share",
+    "avg_commission_rate",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "engagement_rate",
+    "share_rate",
+    "save_rate",
+    "likes_ratio",
+    "comments_ratio",
+    "shares_ratio",
+    "follower_growth_rate",
+    "engagement_rate_change",
+    "fyp_traffic_share",
+    "search_traffic_share",
+    "new_viewer_share",
+    "posts_per_week",
+    "completion_rate",
+    "avg_watch_time_s",
+    "avg_video_duration_s",
+    "avg_watch_ratio",
+    "video_quality",
+    "audience_match",
+    "brand_safety_score",
+    "category_match",
+    "trending_sound_share",
+    "trending_hashtag_share",
+    "visual_quality_score",
+    "profile_completeness",
+    "avg_views_per_video",
+    "creator_cost",
+    "cpm",
+    "cost_to_gmv",
+)
+#: The persistent noise terms z of the non-funnel metrics, one column each.
+NOISE_TERMS: tuple[str, ...] = (
+    "engagement_rate",
+    "save_share",
+    "comment_share",
+    "share_share",
+    "follower_growth_rate",
+    "fyp_traffic_share",
+    "search_traffic_share",
+    "new_viewer_share",
+    "posts_per_week",
+    "completion_rate",
+    "avg_video_duration_s",
+    "watch_ratio",
+    "video_quality",
+    "visual_quality_score",
+    "profile_completeness",
+    "trending_sound_share",
+    "trending_hashtag_share",
+    "audience_match",
+    "brand_safety_score",
+    "category_match",
+    "funnel_completion_rate",
+    "cart_abandonment_rate",
+    "refund_rate",
+    "units_per_order",
+    "shoppable_share",
+    "products_promoted",
+    "live_count",
+    "live_gmv_share",
+    "avg_commission_rate",
+    "cpm",
+)
+
+
+def size_band(follower_count: float) -> SizeBand:
+    """The follower tier of DESIGN.md: nano < 10K, micro < 100K, mid < 500K, macro < 1M, mega."""
+    for band, upper in SIZE_BANDS:
+        if follower_count < upper:
+            return band
+    return "mega"
+
+
+# --------------------------------------------------------------------------------------------
+# the generator
+
+
+class _Traits:
+    """The latent traits of the cohort, one array entry per creator (never reported)."""
+
+    def __init__(self, rng: np.random.Generator, count: int) -> None:
+        low, high = LOG10_FOLLOWERS_RANGE
+        strata = rng.permutation(count)
+        log10_followers = low + (high - low) * (strata + rng.random(count)) / count
+        self.followers: npt.NDArray[np.int64] = np.round(10.0**log10_followers).astype(np.int64)
+        self.categories = [CATEGORIES[k % len(CATEGORIES)] for k in range(count)]
+        self.skill: FloatArray = rng.standard_normal(count)
+        self.quality: FloatArray = rng.standard_normal(count)
+        self.momentum: FloatArray = rng.normal(MOMENTUM_MEAN, MOMENTUM_SD, count)
+
+        order = rng.permutation(count)
+        self.styles = [""] * count
+        start = 0.0
+        for style, share in STYLES:
+            for position in range(round(start * count), round((start + share) * count)):
+                self.styles[int(order[position])] = style
+            start += share
+
+        groups = list(KPI_GROUPS)
+        self.lacking: list[frozenset[str]] = [frozenset()] * count
+        lacking = rng.choice(count, size=round(SHARE_LACKING_KPIS * count), replace=False)
+        for creator in lacking:
+            how_many = 2 if rng.random() < 0.4 else 1
+            picked = rng.choice(len(groups), size=how_many, replace=False)
+            self.lacking[int(creator)] = frozenset(groups[int(g)] for g in picked)
+        sporadic = rng.random((count, len(SPORADIC))) < SPORADIC_MISSING
+        self.sporadic = [
+            frozenset(name for j, name in enumerate(SPORADIC) if sporadic[k, j])
+            for k in range(count)
+        ]
+
+
+def _persistent_noise(rng: np.random.Generator, count: int) -> list[dict[str, FloatArray]]:
+    """z for periods 0, 1 and 2: standard normal, AR(1) with coefficient PERSISTENCE."""
+    draws = rng.standard_normal((3, count, len(NOISE_TERMS)))
+    z = draws[0]
+    by_period: list[dict[str, FloatArray]] = []
+    for period in range(3):
+        if period:
+            z = PERSISTENCE * z + math.sqrt(1.0 - PERSISTENCE**2) * draws[period]
+        by_period.append({name: z[:, j] for j, name in enumerate(NOISE_TERMS)})
+    return by_period
+
+
+def _size_curve(
+    anchors: tuple[tuple[float, float], ...], log10_followers: FloatArray, *, log: bool = False
+) -> FloatArray:
+    """The typical value at each size (anchors interpolated on log10 followers)."""
+    xs = np.array([x for x, _ in anchors])
+    ys = np.array([y for _, y in anchors])
+    if log:
+        return np.exp(np.interp(log10_followers, xs, np.log(ys)))
+    return np.interp(log10_followers, xs, ys)
+
+
+def _funnel_paths(
+    rng: np.random.Generator, traits: _Traits, log10_followers: FloatArray
+) -> list[dict[str, FloatArray]]:
+    """Latent views, product CTR, conversion and order value for periods 0, 1 and 2."""
+    count = len(traits.skill)
+    start = rng.standard_normal((4, count))
+    steps = rng.standard_normal((2, 4, count))
+    aov_base = np.array([CATEGORY_AOV[category] for category in traits.categories])
+    s, q = traits.skill, traits.quality
+    log_ctr_bounds = np.log(CTR_BOUNDS)
+    log_cvr_bounds = np.log(CVR_BOUNDS)
+    logs = {
+        "views": np.log(_size_curve(VIEWS_BY_SIZE, log10_followers, log=True))
+        + 0.35 * q
+        + 0.30 * start[0],
+        "product_ctr": np.clip(np.log(BASE_CTR) + 0.40 * s + 0.20 * start[1], *log_ctr_bounds),
+        "conversion_rate": np.clip(np.log(BASE_CVR) + 0.40 * s + 0.20 * start[2], *log_cvr_bounds),
+        "avg_order_value": np.log(aov_base) + 0.10 * s + 0.15 * start[3],
+    }
+    paths = [{name: np.exp(value) for name, value in logs.items()}]
+    for step in steps:
+        logs = {
+            "views": logs["views"] + traits.momentum + STEP_SIGMA["views"] * step[0],
+            "product_ctr": np.clip(
+                logs["product_ctr"] + STEP_SIGMA["product_ctr"] * step[1], *log_ctr_bounds
+            ),
+            "conversion_rate": np.clip(
+                logs["conversion_rate"] + STEP_SIGMA["conversion_rate"] * step[2],
+                *log_cvr_bounds,
+            ),
+            "avg_order_value": logs["avg_order_value"] + STEP_SIGMA["avg_order_value"] * step[3],
+        }
+        paths.append({name: np.exp(value) for name, value in logs.items()})
+    return paths
+
+
+def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """numerator / denominator, NaN where the denominator is 0 (the metric is then omitted)."""
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _follower_growth(
+    traits: _Traits, z: dict[str, FloatArray], log10_followers_at_start: FloatArray
+) -> FloatArray:
+    """Relative follower growth during a period, from the size at its start."""
+    return np.clip(
+        _size_curve(FOLLOWER_GROWTH_BY_SIZE, log10_followers_at_start)
+        + 0.5 * (traits.momentum - MOMENTUM_MEAN)
+        + 0.01 * traits.quality
+        + 0.02 * z["follower_growth_rate"],
+        -0.20,
+        2.0,
+    )
+
+
+def _period(
+    traits: _Traits,
+    funnel: dict[str, FloatArray],
+    z: dict[str, FloatArray],
+    log10_followers: FloatArray,
+    log10_followers_at_start: FloatArray,
+) -> dict[str, FloatArray]:
+    """Every metric of one period, before rounding and before dropping what is not reported."""
+    s, q = traits.skill, traits.quality
+    x = log10_followers
+    out: dict[str, FloatArray] = {}
+
+    # the funnel: counts are the latent values rounded; rates are ratios of the counts
+    views = np.round(funnel["views"])
+    clicks = np.round(views * funnel["product_ctr"])
+    orders = np.round(clicks * funnel["conversion_rate"])
+    aov = np.round(funnel["avg_order_value"], 2)
+    gmv = np.round(orders * aov, 2)
+    out["views"] = views
+    out["product_impressions"] = views
+    out["product_clicks"] = clicks
+    out["orders"] = orders
+    out["gmv"] = gmv
+    out["product_ctr"] = _ratio(clicks, views)
+    out["conversion_rate"] = _ratio(orders, clicks)
+    out["avg_order_value"] = np.where(orders > 0, aov, np.nan)
+    out["gpm"] = _ratio(gmv, views) * 1000.0
+    out["units_sold"] = np.round(orders * (1.0 + 0.2 * np.exp(0.5 * z["units_per_order"])))
+    out["funnel_completion_rate"] = np.clip(
+        funnel["conversion_rate"] * 0.65 * np.exp(0.10 * z["funnel_completion_rate"]), 0.0, 1.0
+    )
+    out["cart_abandonment_rate"] = np.clip(
+        0.70 - 0.05 * s + 0.05 * z["cart_abandonment_rate"], 0.30, 0.95
+    )
+    refund_base = np.array([0.08 * CATEGORY_REFUND[c] for c in traits.categories])
+    out["refund_rate"] = np.clip(
+        refund_base * np.exp(-0.20 * s + 0.30 * z["refund_rate"]), 0.005, 0.40
+    )
+
+    # engagement: per-view rate by size (the catalogue's cited bands), lifted by content quality
+    engagement = _size_curve(ENGAGEMENT_BY_SIZE, x) * np.exp(0.30 * q + 0.20 * z["engagement_rate"])
+    interactions = views * np.clip(engagement, 0.003, 0.35)
+    saves = np.round(interactions * 0.044 * np.exp(0.25 * z["save_share"]))
+    public = interactions - saves
+    comments = np.round(public * 0.03 * np.exp(0.15 * q + 0.30 * z["comment_share"]))
+    shares = np.round(public * 0.03 * np.exp(0.20 * q + 0.30 * z["share_share"]))
+    likes = np.round(public) - comments - shares
+    out["likes"], out["comments"], out["shares"], out["saves"] = likes, comments, shares, saves
+    out["engagement_rate"] = _ratio(likes + comments + shares + saves, views)
+    out["share_rate"] = _ratio(shares, views)
+    out["save_rate"] = _ratio(saves, views)
+    out["likes_ratio"] = _ratio(likes, likes + comments + shares)
+    out["comments_ratio"] = _ratio(comments, likes + comments + shares)
+    out["shares_ratio"] = _ratio(shares, likes + comments + shares)
+
+    out["follower_growth_rate"] = _follower_growth(traits, z, log10_followers_at_start)
+
+    # discovery
+    search_lift = np.array([2.0 if c in SEARCH_HEAVY else 1.0 for c in traits.categories])
+    out["fyp_traffic_share"] = np.clip(0.60 + 0.05 * q + 0.08 * z["fyp_traffic_share"], 0.15, 0.85)
+    out["search_traffic_share"] = np.clip(
+        0.03 * search_lift * np.exp(0.50 * z["search_traffic_share"]), 0.003, 0.12
+    )
+    out["new_viewer_share"] = np.clip(
+        0.55 + 0.04 * q - 0.03 * (x - 5.0) + 0.07 * z["new_viewer_share"], 0.15, 0.90
+    )
+
+    # content
+    posts_per_week = np.clip(2.0 * np.exp(0.25 * q + 1.0 * z["posts_per_week"]), 0.25, 21.0)
+    out["posts_per_week"] = posts_per_week
+    videos = np.maximum(1.0, np.round(posts_per_week * 30.0 / 7.0))
+    out["avg_views_per_video"] = np.round(views / videos)
+    out["completion_rate"] = np.clip(0.45 + 0.06 * q + 0.06 * z["completion_rate"], 0.10, 0.85)
+    duration = np.round(np.clip(30.0 * np.exp(0.45 * z["avg_video_duration_s"]), 7.0, 180.0), 1)
+    watch = np.round(
+        duration * np.clip(0.45 * np.exp(0.20 * q + 0.15 * z["watch_ratio"]), 0.10, 1.5), 1
+    )
+    out["avg_video_duration_s"] = duration
+    out["avg_watch_time_s"] = watch
+    out["avg_watch_ratio"] = _ratio(watch, duration)
+    out["video_quality"] = np.clip(0.60 + 0.12 * q + 0.05 * z["video_quality"], 0.05, 0.99)
+
+    # fit, trend, image: brand-side judgements, unrelated to sales
+    out["audience_match"] = np.clip(0.60 + 0.12 * z["audience_match"], 0.10, 0.97)
+    out["brand_safety_score"] = np.clip(0.88 + 0.05 * z["brand_safety_score"], 0.40, 1.0)
+    out["category_match"] = np.clip(0.70 + 0.10 * z["category_match"], 0.20, 1.0)
+    out["trending_sound_share"] = np.clip(
+        0.20 + 0.04 * q + 0.10 * z["trending_sound_share"], 0.0, 0.90
+    )
+    out["trending_hashtag_share"] = np.clip(0.25 + 0.10 * z["trending_hashtag_share"], 0.0, 0.90)
+    out["visual_quality_score"] = np.clip(
+        0.60 + 0.10 * q + 0.07 * z["visual_quality_score"], 0.05, 0.99
+    )
+    profile = np.clip(0.80 + 0.15 * z["profile_completeness"], 0.25, 1.0)
+    out["profile_completeness"] = np.round(profile * 4.0) / 4.0
+
+    # TikTok Shop
+    shoppable_share = np.clip(0.35 + 0.15 * s + 0.10 * z["shoppable_share"], 0.05, 0.95)
+    shoppable = np.round(videos * shoppable_share)
+    out["shoppable_video_count"] = shoppable
+    out["products_promoted"] = np.maximum(
+        1.0, np.round(1.0 + 0.5 * shoppable * np.exp(0.30 * z["products_promoted"]))
+    )
+    live_rate: FloatArray = np.minimum(
+        np.exp(-0.5 + 0.6 * s + 0.4 * (x - 5.0) + 0.5 * z["live_count"]), 40.0
+    )
+    lives = np.round(live_rate)
+    out["live_count"] = lives
+    live_share = np.clip(0.06 * np.sqrt(lives) * np.exp(0.30 * z["live_gmv_share"]), 0.0, 0.80)
+    live_share[lives == 0] = 0.0
+    out["live_gmv_share"] = live_share
+    out["avg_commission_rate"] = np.clip(
+        0.12 + 0.015 * (x - 3.0) + 0.03 * z["avg_commission_rate"], 0.05, 0.35
+    )
+
+    # cost: a flat fee at a cost per 1000 views around the catalogue's benchmark of 12 USD
+    creator_cost = np.round(12.0 * np.exp(0.10 * q + 0.40 * z["cpm"]) * views / 1000.0, 2)
+    out["creator_cost"] = creator_cost
+    out["cpm"] = _ratio(creator_cost, views) * 1000.0
+    out["cost_to_gmv"] = _ratio(creator_cost, gmv)
+    return out
+
+
+def _rounded(name: str, value: float) -> MetricValue:
+    """A stable, readable JSON number for ``value`` of metric ``name``."""
+    if name in COUNTS:
+        return round(value)
+    if name in PRECISE:
+        return float(f"{value:.6g}")
+    return round(value, DECIMALS.get(name, 3))
+
+
+def _reports(name: str, style: str) -> bool:
+    if name in COUNT_FIELDS:
+        return style != "rates"
+    if name in RATE_FIELDS:
+        return style != "counts"
+    return True
+
+
+def generate_demo_cohort(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> list[DemoCreator]:
+    """Draw ``count`` synthetic creators, each over two consecutive 30-day periods, from ``seed``.
+
+    Every number comes from one ``numpy.random.default_rng(seed)``, drawn in a fixed order, so
+    the same arguments give the same cohort. Creators are returned sorted by id; ids read
+    ``demo_<category>_<nn>``, numbered within the category from the smallest creator up.
+
+    **Latent traits** (one per creator; never reported):
+
+    * category: the six of ``CATEGORIES`` in turn (8 each of 48); it sets the typical order value
+      (``CATEGORY_AOV``: food 22 to gadgets 60 USD) and the refund propensity.
+    * size: log10(period-1 followers) is stratified-uniform on [3, 7] (1K to 10M): creator k falls
+      in its own one of ``count`` equal strata, the strata shuffled. Sizes are therefore
+      log-uniform and every band is filled (of 48: 12 nano < 10K, 12 micro < 100K, 8 or 9
+      mid < 500K, 3 or 4 macro < 1M, 12 mega).
+    * selling skill s ~ N(0, 1); content quality q ~ N(0, 1).
+    * momentum m ~ N(0.02, 0.05): the creator's drift in log views per period.
+
+    **The funnel** (every period): GMV = views x product CTR x conversion x AOV, with product
+    impressions = views (as the catalogue's benchmarks assume: 1000 x 0.01 x 0.03 x 35 = 10.5,
+    its GPM benchmark of 10). An unreported period 0 starts the funnel (natural logs):
+
+    * log views = log VIEWS_BY_SIZE(followers) + 0.35 q + N(0, 0.30) (a typical creator has 8K
+      views at 1K followers, 1.5M at 1M: the catalogue's views anchors);
+    * log product CTR = log 0.01 + 0.40 s + N(0, 0.20), clipped to [0.001, 0.1];
+    * log conversion = log 0.03 + 0.40 s + N(0, 0.20), clipped to [0.002, 0.25];
+    * log AOV = log CATEGORY_AOV + 0.10 s + N(0, 0.15).
+
+    Each period evolves from the one before by persistence plus noise (a random walk in logs,
+    ``STEP_SIGMA``): log views + m + N(0, 0.40); log CTR + N(0, 0.20); log conversion +
+    N(0, 0.20); log AOV + N(0, 0.10), CTR and conversion staying within their clips. So
+    **next-period GMV = this period's views x product CTR x conversion x AOV x exp(m + e),
+    e ~ N(0, 0.5)** (``NEXT_GMV_SIGMA``: the four noises add in quadrature,
+    sqrt(0.4^2 + 0.2^2 + 0.2^2 + 0.1^2) = 0.5); log(next GMV / GMV) has mean 0.02 and standard
+    deviation sqrt(0.5^2 + 0.05^2) = 0.502 across creators. Reported counts are the latent
+    values rounded: clicks = round(views x CTR), orders = round(clicks x conversion), gmv =
+    orders x AOV (in cents); reported rates are ratios of reported counts (product_ctr =
+    clicks / impressions, conversion_rate = orders / clicks, avg_order_value = gmv / orders,
+    gpm = gmv / views x 1000), so every derivation in the catalogue agrees with the value given.
+    Rounding makes small creators noisier than the story (2.4 expected orders are reported as 2).
+
+    **Every other metric** depends on the traits, the period's size and funnel, and its own noise
+    term z, which persists as z_p = 0.7 z_(p-1) + sqrt(1 - 0.7^2) N(0, 1) (``PERSISTENCE``):
+
+    * engagement: per-view engagement_rate = the band the catalogue cites for the size
+      (``ENGAGEMENT_BY_SIZE``: 5.6% at 1K followers to 1.2% at 3M) x exp(0.30 q + 0.20 z);
+      saves are 4.4% of interactions, comments and shares 3% each of the rest (more with q),
+      likes the remainder; the ratios and rates are computed from these counts.
+    * content: posts_per_week = 2 exp(0.25 q + z) (median 2, as cited); completion_rate = 0.45 +
+      0.06 q + 0.06 z; watch time = 0.45 exp(0.20 q + 0.15 z) of a ~30 s video; video_quality
+      and visual_quality_score = 0.60 + 0.12 q (0.10 q) + noise.
+    * shop: cart abandonment 0.70 - 0.05 s; refunds 8% x category x exp(-0.20 s); shoppable
+      videos and live sessions rise with s (lives with size too); commission rises with size.
+    * discovery, fit, trend, image and cost: around the catalogue's benchmarks, with at most a
+      small q term; fit and trend say nothing about sales.
+    * growth: follower_growth_rate = ``FOLLOWER_GROWTH_BY_SIZE`` + 0.5 (m - 0.02) + 0.01 q +
+      0.02 z, and period-2 followers = period-1 followers x (1 + that rate); gmv_growth_rate and
+      engagement_rate_change compare with the period before (period 0's latent values for
+      period 1, the reported period-1 values for period 2).
+
+    So only views, CTR, conversion and AOV (and momentum) move next-period GMV; engagement and
+    content metrics reveal content quality, which lifts views; shop metrics reveal selling skill;
+    fit and trend metrics are noise. A weighting comparison has something to find.
+
+    **Completeness**, the same in both periods: half the creators report engagement and cost as
+    counts (likes, comments, shares, saves; creator_cost), 30% as rates (engagement_rate,
+    share_rate, save_rate, the three interaction ratios; cpm, cost_to_gmv, avg_watch_ratio) and
+    20% both; a fifth lack one or two whole KPIs (``KPI_GROUPS``, so coverage < 1), and each
+    secondary metric (``SPORADIC``) is missing with chance 6%. Views, gmv and orders are always
+    reported; a rate with a zero denominator (conversion with no clicks) is left out.
+    """
+    rng = np.random.default_rng(seed)
+    traits = _Traits(rng, count)
+    noise = _persistent_noise(rng, count)
+    log10_start = np.log10(traits.followers.astype(np.float64))
+    funnel = _funnel_paths(rng, traits, log10_start)
+
+    history = _period(traits, funnel[0], noise[0], log10_start, log10_start)
+    first = _period(traits, funnel[1], noise[1], log10_start, log10_start)
+    growth_2 = np.round(_follower_growth(traits, noise[2], log10_start), 4)
+    followers_2 = np.round(traits.followers * (1.0 + growth_2))
+    second = _period(traits, funnel[2], noise[2], np.log10(followers_2), log10_start)
+    # history is period 0, never reported: only the growth rates of period 1 compare with it
+    latent = funnel[0]
+    history_gmv = (
+        latent["views"]
+        * latent["product_ctr"]
+        * latent["conversion_rate"]
+        * latent["avg_order_value"]
+    )
+    for earlier, later in ((history, first), (first, second)):
+        earlier_gmv = history_gmv if earlier is history else earlier["gmv"]
+        later["gmv_growth_rate"] = _ratio(later["gmv"], earlier_gmv) - 1.0
+        later["engagement_rate_change"] = (
+            _ratio(later["engagement_rate"], earlier["engagement_rate"]) - 1.0
+        )
+    followers = [traits.followers.astype(np.float64), followers_2]
+
+    numbering: dict[str, int] = {}
+    creators: list[DemoCreator] = []
+    for k in sorted(range(count), key=lambda k: (traits.categories[k], traits.followers[k], k)):
+        category = traits.categories[k]
+        numbering[category] = numbering.get(category, 0) + 1
+        creator_id = f"demo_{category}_{numbering[category]:02d}"
+        missing = traits.sporadic[k].union(*(KPI_GROUPS[g] for g in traits.lacking[k]))
+        periods: list[dict[str, MetricValue]] = []
+        for p, values in enumerate((first, second)):
+            metrics: dict[str, MetricValue] = {
+                "creator_id": creator_id,
+                "category": category,
+                "follower_count": round(float(followers[p][k])),
+            }
+            for name in REPORTED:
+                value = float(values[name][k])
+                if name in missing or not _reports(name, traits.styles[k]):
+                    continue
+                if math.isfinite(value):
+                    metrics[name] = _rounded(name, value)
+            periods.append(metrics)
+        creators.append(
+            DemoCreator(
+                creator_id=creator_id,
+                category=category,
+                follower_count=int(traits.followers[k]),
+                period_1=periods[0],
+                period_2=periods[1],
+            )
+        )
+    creators.sort(key=lambda creator: creator["creator_id"])
+    return creators
+
+
+def demo_document(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> DemoFile:
+    """The document written to ``data/demo_creators.json``: provenance plus the creators."""
+    return DemoFile(
+        generator="kpi_core.demo.generate_demo_cohort",
+        seed=seed,
+        synthetic=True,
+        description=(
+            f"Synthetic demo cohort: {count} invented TikTok creators (not real people, not real "
+            "data), each over two consecutive 30-day periods. period_1 and period_2 are complete "
+            "metrics objects for score_creator; the top-level follower_count is period 1's. "
+            "Next-period GMV is this period's funnel (views x product CTR x conversion x average "
+            f"order value) times lognormal noise (sigma {NEXT_GMV_SIGMA:g}) and a per-creator "
+            "momentum; the generative story is the docstring of "
+            "kpi_core.demo.generate_demo_cohort. Regenerate with: python -m kpi_core.demo"
+        ),
+        creators=generate_demo_cohort(seed, count),
+    )
+
+
+def render_demo_file(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> str:
+    """The exact text of the shipped file for ``seed`` and ``count``."""
+    return json.dumps(demo_document(seed, count), indent=1, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# the loader
+
+
+@cache
+def _shipped() -> tuple[DemoCreator, ...]:
+    text = resources.files("kpi_core").joinpath(DEMO_FILE).read_text("utf-8")
+    document = cast("DemoFile", json.loads(text))
+    return tuple(document["creators"])
+
+
+@cache
+def _index() -> dict[str, int]:
+    return {creator["creator_id"]: k for k, creator in enumerate(_shipped())}
+
+
+def _copy(creator: DemoCreator) -> DemoCreator:
+    return DemoCreator(
+        creator_id=creator["creator_id"],
+        category=creator["category"],
+        follower_count=creator["follower_count"],
+        period_1=dict(creator["period_1"]),
+        period_2=dict(creator["period_2"]),
+    )
+
+
+def load_demo_cohort() -> list[DemoCreator]:
+    """Every demo creator from the shipped file, sorted by id (fresh copies on every call)."""
+    return [_copy(creator) for creator in _shipped()]
+
+
+def demo_creator_ids() -> list[str]:
+    """The demo creators' ids, sorted (``demo_beauty_01`` ...)."""
+    return [creator["creator_id"] for creator in _shipped()]
+
+
+def demo_metrics(creator_id: str, period: int = 1) -> dict[str, MetricValue]:
+    """One demo creator's metrics for ``period`` (1 or 2): a ``metrics`` object for ``score``.
+
+    An unknown id raises :class:`~kpi_core.errors.InvalidValueError` naming ``creator_id``, with
+    the nearest id and where to find them all.
+    """
+    if period not in (1, 2):
+        raise InvalidValueError("period", "must be 1 or 2 (two consecutive 30-day periods)", period)
+    position = _index().get(creator_id)
+    if position is None:
+        ids = demo_creator_ids()
+        close = difflib.get_close_matches(str(creator_id), ids, n=1, cutoff=0.6)
+        nearest = f"did you mean {close[0]}? " if close else ""
+        raise InvalidValueError(
+            "creator_id",
+            "is not a demo creator",
+            creator_id,
+            hint=(
+                f"{nearest}the {len(ids)} demo ids run from {ids[0]} to {ids[-1]} "
+                f"(demo_<category>_<nn>, categories {', '.join(CATEGORIES)}); "
+                "demo_creator_ids() lists them"
+            ),
+        )
+    creator = _shipped()[position]
+    return dict(creator["period_1"] if period == 1 else creator["period_2"])
+
+
+def demo_cohort_rows(outcome_fields: bool = True) -> list[dict[str, MetricValue]]:
+    """One flat row per creator: the period-1 metrics, and with ``outcome_fields`` the next
+    period's outcomes ``next_gmv`` and ``next_orders`` (period 2's gmv and orders), for
+    out-of-sample validation. Outcomes are never inputs of the same row's score."""
+    rows: list[dict[str, MetricValue]] = []
+    for creator in _shipped():
+        row = dict(creator["period_1"])
+        if outcome_fields:
+            row["next_gmv"] = creator["period_2"]["gmv"]
+            row["next_orders"] = creator["period_2"]["orders"]
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# regenerating the shipped file
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kpi_core.demo``: rewrite the shipped file; ``--check``: only compare."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kpi_core.demo", description="Regenerate the synthetic demo cohort file."
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the shipped file is not what the generator makes (write nothing)",
+    )
+    args = parser.parse_args(argv)
+    path = Path(__file__).parent / DEMO_FILE
+    text = render_demo_file()
+    if args.check:
+        current = path.read_text("utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is stale: run python -m kpi_core.demo", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date", file=sys.stderr)
+        return 0
+    path.write_text(text, "utf-8")
+    print(f"wrote {path} ({DEMO_COUNT} creators, {len(text.encode())} bytes)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

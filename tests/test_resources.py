@@ -1,0 +1,73 @@
+"""Resources through the real MCP client: weights, the metric catalogue, the demo creators."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client, MCPError
+
+from kpi_core import KPI_IDS, load_catalogue
+from kpi_core.demo import demo_creator_ids, demo_metrics
+from server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def read_json(uri: str) -> Any:
+    async with Client(build_server()) as client:
+        result = await client.read_resource(uri)
+    content = result.contents[0]
+    assert content.mime_type == "application/json"
+    return json.loads(content.text)  # type: ignore[union-attr]
+
+
+async def test_the_server_lists_its_resources_and_the_weights_template() -> None:
+    async with Client(build_server()) as client:
+        resources = {str(item.uri) for item in (await client.list_resources()).resources}
+        templates = [
+            item.uri_template
+            for item in (await client.list_resource_templates()).resource_templates
+        ]
+    assert resources == {"kpi://metrics", "kpi://demo/creators"}
+    assert templates == ["kpi://weights/{scheme}"]
+
+
+@pytest.mark.parametrize("scheme", ["tiered", "equal"])
+async def test_weights_resource_gives_the_schemes_13_weights_and_tier_totals(scheme: str) -> None:
+    document = await read_json(f"kpi://weights/{scheme}")
+    assert list(document["weights"]) == list(KPI_IDS)
+    assert sum(document["weights"].values()) == pytest.approx(1.0)
+    if scheme == "tiered":
+        assert document["weights"]["sales_performance"] == 0.30
+        totals = {tier: round(item["weight"], 12) for tier, item in document["tiers"].items()}
+        assert totals == {"1": 0.55, "2": 0.32, "3": 0.13}
+    else:
+        assert set(document["weights"].values()) == {1 / 13}
+
+
+async def test_an_unknown_scheme_is_a_resource_not_found_error_naming_the_schemes() -> None:
+    async with Client(build_server()) as client:
+        with pytest.raises(MCPError, match="the schemes are tiered, equal") as caught:
+            await client.read_resource("kpi://weights/fancy")
+        assert (await client.list_resources()).resources  # the session carries on
+    assert caught.value.error.code == -32602
+
+
+async def test_metrics_resource_lists_every_metric_with_its_sources() -> None:
+    document = await read_json("kpi://metrics")
+    catalogue = load_catalogue()
+    assert [entry["metric"] for entry in document["metrics"]] == list(catalogue.metrics)
+    assert document["figure_counts"] == catalogue.figure_counts()
+    engagement = next(e for e in document["metrics"] if e["metric"] == "engagement_rate")
+    assert engagement["sources"]["target"].startswith("[scrape650]")
+    assert engagement["derived_when_missing"]["formula"].startswith("(likes")
+
+
+async def test_demo_resource_gives_the_synthetic_creators_and_their_metrics() -> None:
+    document = await read_json("kpi://demo/creators")
+    assert document["synthetic"] is True
+    assert [c["creator_id"] for c in document["creators"]] == demo_creator_ids()
+    first = document["creators"][0]
+    assert first["metrics"] == demo_metrics(first["creator_id"])
