@@ -6,20 +6,28 @@ Two doors lead into a tool, and both are guarded here:
   against the tool's own argument model *before* the SDK does, so a wrong type, a missing or an
   unknown argument comes back as an ``isError`` result in our words ("top_n must be ...; got 50")
   rather than a raw pydantic dump behind the SDK's "Error executing tool" prefix.
-* :func:`run_tool` runs a tool's body: a :class:`~kpi_core.errors.KpiError` becomes an ``isError``
-  result naming field, rule and value; any other exception is logged with its traceback (to
-  stderr) and becomes an ``isError`` result that says an internal error happened, so no call ever
-  returns the SDK's bare prefix with the reason lost.
+* :func:`run_tool` runs a tool's body in a worker thread, off the event loop, under a per-call
+  time limit: a :class:`~kpi_core.errors.KpiError` becomes an ``isError`` result naming field,
+  rule and value; a body that outruns the limit is stopped with a clear error; any other exception
+  is logged with its traceback (to stderr) and becomes an ``isError`` result that says an internal
+  error happened, so no call ever returns the SDK's bare prefix with the reason lost. A cancelled
+  or timed-out call sets the body's stop flag, which long computations check at each progress
+  report, so abandoned work ends promptly instead of burning a core.
 
 Both log the tool name, the outcome and the fields at fault, never the payload.
 """
 
 import difflib
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver.tools import Tool
@@ -28,7 +36,14 @@ from pydantic import BaseModel, ValidationError
 
 from kpi_core.errors import KpiError, Problem, truncate
 
-__all__ = ["argument_guard", "error_result", "ok_result", "run_tool"]
+__all__ = [
+    "CallControl",
+    "CallStoppedError",
+    "argument_guard",
+    "error_result",
+    "ok_result",
+    "run_tool",
+]
 
 logger = logging.getLogger("creator_kpi.tools")
 
@@ -60,21 +75,70 @@ def ok_result(text: str, structured: BaseModel) -> CallToolResult:
     )
 
 
-def run_tool(tool: str, body: Callable[[], CallToolResult]) -> CallToolResult:
+class CallStoppedError(Exception):
+    """Raised inside a tool body at a progress report once its call was cancelled or timed out."""
+
+
+ProgressSender = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class CallControl:
+    """What a tool body may use while it runs in its worker thread."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    send_progress: ProgressSender | None = None
+
+    def progress(self, done: float, total: float, message: str | None = None) -> None:
+        """Report progress to the client (if it asked) and stop here if the call has ended."""
+        if self.stop.is_set():
+            raise CallStoppedError
+        if self.send_progress is not None:
+            anyio.from_thread.run(self.send_progress, done, total, message)
+
+
+def _internal_error(tool: str) -> CallToolResult:
+    text = (
+        f"{tool} failed with an internal error (not caused by the arguments). "
+        "The server log has the details; other tools keep working."
+    )
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+async def run_tool(
+    tool: str,
+    body: Callable[[CallControl], CallToolResult],
+    *,
+    time_limit: float,
+    send_progress: ProgressSender | None = None,
+) -> CallToolResult:
     """Run a tool's body behind the error edge (see the module docstring)."""
     started = time.perf_counter()
+    control = CallControl(send_progress=send_progress)
     try:
-        result = body()
+        with anyio.fail_after(time_limit):
+            result = await anyio.to_thread.run_sync(body, control, abandon_on_cancel=True)
+    except TimeoutError:
+        logger.warning("tool %s stopped at its %g s time limit", tool, time_limit)
+        text = (
+            f"{tool} was stopped: it ran longer than the {time_limit:g} s limit per call. "
+            "Send a smaller input (fewer creators, fewer bootstrap resamples) or ask the "
+            "operator to raise CREATOR_KPI_TIME_LIMIT."
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     except KpiError as error:
         logger.info("tool %s refused: fields %s", tool, list(error.fields)[:8])
         return error_result(tool, error.problems)
+    except (
+        CallStoppedError
+    ):  # only after the stop flag is set, that is cancelled: nobody is waiting
+        logger.info("tool %s stopped after its call ended", tool)
+        return _internal_error(tool)
     except Exception:  # the edge: log the traceback, tell the caller it was not their input
         logger.exception("tool %s failed with an internal error", tool)
-        text = (
-            f"{tool} failed with an internal error (not caused by the arguments). "
-            "The server log has the details; other tools keep working."
-        )
-        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return _internal_error(tool)
+    finally:
+        control.stop.set()
     logger.info("tool %s answered in %.1f ms", tool, (time.perf_counter() - started) * 1000)
     return result
 

@@ -11,7 +11,7 @@ from kpi_core.abtest import analyze_ab_test as analyze
 from kpi_core.abtest import design_ab_test as design
 from prompts import render
 from tools._config import ServerConfig
-from tools._edge import ok_result, run_tool
+from tools._edge import CallControl, ok_result, run_tool
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
@@ -49,9 +49,8 @@ def analysis_summary(result: AbTestAnalysis) -> str:
 
 
 def build_design(config: ServerConfig) -> Tool:
-    del config  # the maths needs no configuration
 
-    def design_ab_test(
+    async def design_ab_test(
         metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
         baseline: Annotated[
             float, SkipValidation, Field(description="Control rate (0-1) or mean.")
@@ -104,7 +103,7 @@ def build_design(config: ServerConfig) -> Tool:
     ) -> Annotated[CallToolResult, AbTestDesign]:
         del missing
 
-        def body() -> CallToolResult:
+        def body(_: CallControl) -> CallToolResult:
             result = design(
                 metric_kind,
                 baseline,
@@ -128,7 +127,7 @@ def build_design(config: ServerConfig) -> Tool:
             )
             return ok_result(design_summary(result), result)
 
-        return run_tool("design_ab_test", body)
+        return await run_tool("design_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
         design_ab_test,
@@ -141,9 +140,8 @@ def build_design(config: ServerConfig) -> Tool:
 
 
 def build_analyze(config: ServerConfig) -> Tool:
-    del config
 
-    def analyze_ab_test(
+    async def analyze_ab_test(
         metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
         arms: Annotated[
             list[ProportionArm | MeanArm],
@@ -155,7 +153,7 @@ def build_analyze(config: ServerConfig) -> Tool:
         planned_n_per_arm: Annotated[int | None, SkipValidation] = None,
         alpha: Annotated[float, SkipValidation] = 0.05,
     ) -> Annotated[CallToolResult, AbTestAnalysis]:
-        def body() -> CallToolResult:
+        def body(_: CallControl) -> CallToolResult:
             result = analyze(
                 metric_kind,
                 arms,
@@ -166,7 +164,7 @@ def build_analyze(config: ServerConfig) -> Tool:
             )
             return ok_result(analysis_summary(result), result)
 
-        return run_tool("analyze_ab_test", body)
+        return await run_tool("analyze_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
         analyze_ab_test,

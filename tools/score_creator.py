@@ -10,7 +10,7 @@ from kpi_core import CreatorMetrics, score
 from kpi_core.scoring import ScoreResult
 from prompts import render
 from tools._config import ServerConfig
-from tools._edge import ok_result, run_tool
+from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
 
 DESCRIPTION = """Score one TikTok creator for e-commerce revenue on 13 KPIs (0-100 overall).
@@ -50,7 +50,7 @@ def summary(result: ScoreResult) -> str:
 
 
 def build(config: ServerConfig) -> Tool:
-    def score_creator(
+    async def score_creator(
         metrics: Annotated[
             CreatorMetrics,
             SkipValidation,
@@ -69,7 +69,7 @@ def build(config: ServerConfig) -> Tool:
             ),
         ] = None,
     ) -> Annotated[CallToolResult, ScoreResult]:
-        def body() -> CallToolResult:
+        def body(_: CallControl) -> CallToolResult:
             result = score(
                 as_object(metrics, "metrics"),
                 as_weighting(weighting),
@@ -78,7 +78,7 @@ def build(config: ServerConfig) -> Tool:
             )
             return ok_result(summary(result), result)
 
-        return run_tool("score_creator", body)
+        return await run_tool("score_creator", body, time_limit=config.time_limit)
 
     return Tool.from_function(
         score_creator,
