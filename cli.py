@@ -1,6 +1,8 @@
 """The `creator-kpi-mcp` command: serve the MCP server, run the demo, score files in batch.
 
     creator-kpi-mcp                  serve over stdio (what an MCP client starts)
+    creator-kpi-mcp serve --transport http [--host H] [--port P] [--stateless]
+                                     serve streamable HTTP at http://127.0.0.1:8000/mcp
     creator-kpi-mcp demo             start the server as a client would and call it on demo creators
 
 The demo is an MCP *client*: it starts ``server.py`` as a subprocess over stdio, sends real tool
@@ -88,10 +90,24 @@ async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
                 + _weakest(data["kpis"])
                 + "\n"
             )
-        first = await client.call_tool("score_creator", {"metrics": demo_metrics(ids[0])})
-        out.write(f"\nWhat an assistant reads first for {ids[0]}:\n")
-        for block in first.content:
-            out.write("  " + getattr(block, "text", "").replace("\n", "\n  ") + "\n")
+        focus = {"metrics": demo_metrics(ids[0])}
+        for tool, extra in (
+            ("score_creator", {}),
+            ("diagnose", {"top_n": 3}),
+            ("recommend", {"max_items": 3}),
+        ):
+            result = await client.call_tool(tool, {**focus, **extra})
+            failures += int(bool(result.is_error))
+            out.write(f"\n{tool} on {ids[0]} (the text an assistant reads first):\n")
+            for block in result.content:
+                out.write("  " + getattr(block, "text", "").replace("\n", "\n  ") + "\n")
+            if tool == "recommend" and result.structured_content:
+                for item in result.structured_content["recommendations"]:
+                    uplift = item["expected_uplift"]
+                    out.write(
+                        f"    - {item['title']} (priority {item['priority']:.3f}; "
+                        f"+{uplift['low']:.2f} to +{uplift['high']:.2f} points)\n"
+                    )
     return failures
 
 
@@ -105,19 +121,45 @@ def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
             return anyio.run(_demo_calls, out, count, errlog)
 
 
+def _serve(transport: str, host: str, port: int, *, stateless: bool) -> int:
+    """The `serve` subcommand; a refused configuration exits with status 2 and says why."""
+    from kpi_core.errors import KpiError
+    from tools import http
+
+    try:
+        if transport == "http":
+            http.serve_http(host=host, port=port, stateless=stateless)
+        else:
+            http.serve_stdio()
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="creator-kpi-mcp",
         description="Score TikTok creators for e-commerce revenue (an MCP server).",
     )
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="serve over stdio (the default)")
+    serve = commands.add_parser(
+        "serve", help="serve over stdio (the default) or streamable HTTP (--transport http)"
+    )
+    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (0 picks a free one)")
+    serve.add_argument(
+        "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
+    )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         return 1 if run_demo(sys.stdout, args.creators) else 0
+    if args.command == "serve":
+        return _serve(args.transport, args.host, args.port, stateless=args.stateless)
     import server
 
     server.main()

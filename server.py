@@ -13,7 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
-from tools import ab_test, score_creator
+from prompts.definitions import register_prompts
+from tools import ab_test, diagnose, recommend, score_creator
 from tools._config import ServerConfig
 from tools._edge import argument_guard
 from tools.resources import register_resources
@@ -38,6 +39,8 @@ def build_tools(config: ServerConfig) -> list[Tool]:
     """Every tool of the server, each built by its adapter in `tools/`."""
     return [
         score_creator.build(config),
+        diagnose.build(config),
+        recommend.build(config),
         ab_test.build_design(config),
         ab_test.build_analyze(config),
     ]
@@ -56,6 +59,7 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         middleware=[argument_guard({tool.name: tool for tool in tools})],
     )
     register_resources(server)
+    register_prompts(server)
     return server
 
 

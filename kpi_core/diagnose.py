@@ -250,11 +250,18 @@ class Assessment:
 
 
 def assess(
-    metrics: Mapping[str, object] | CreatorMetrics, weighting: WeightingArg | Weighting = "tiered"
+    metrics: Mapping[str, object] | CreatorMetrics,
+    weighting: WeightingArg | Weighting = "tiered",
+    *,
+    currency: str | None = None,
+    fx_to_default: Mapping[str, float] | None = None,
 ) -> Assessment:
-    """Validate and score one creator (through :func:`kpi_core.score`) and keep its values."""
+    """Validate and score one creator (through :func:`kpi_core.score`) and keep its values.
+
+    ``currency`` and ``fx_to_default`` are those of :func:`kpi_core.score`; the values kept are
+    in the catalogue's currency."""
     scheme = resolve_weighting(weighting)
-    parsed = parse_metrics(metrics)
+    parsed = parse_metrics(metrics, fx_to_default=fx_to_default, currency=currency)
     result = score(parsed, scheme)
     numeric = parsed.numeric()
     columns = {name: np.array([value]) for name, value in numeric.items()}
@@ -467,6 +474,9 @@ def diagnose(
     metrics: Mapping[str, object] | CreatorMetrics,
     weighting: WeightingArg | Weighting = "tiered",
     top_n: int = 3,
+    *,
+    currency: str | None = None,
+    fx_to_default: Mapping[str, float] | None = None,
 ) -> Diagnosis:
     """Rank a creator's bottlenecks and show what reaching the benchmarks would be worth.
 
@@ -475,7 +485,7 @@ def diagnose(
     :class:`~kpi_core.errors.KpiError` naming the field.
     """
     shown_count = _check_top_n(top_n)
-    assessment = assess(metrics, weighting)
+    assessment = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     catalogue = load_catalogue()
     result = assessment.result
 

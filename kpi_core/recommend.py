@@ -404,6 +404,9 @@ def recommend(
     max_items: int = 5,
     objective: Objective = "balanced",
     evidence: EvidenceArg | None = None,
+    *,
+    currency: str | None = None,
+    fx_to_default: Mapping[str, float] | None = None,
 ) -> Recommendations:
     """Prioritised interventions for a creator's bottlenecks (see the module docstring).
 
@@ -415,7 +418,7 @@ def recommend(
     cap = _check_max_items(max_items)
     goal = _check_objective(objective)
     recorded = _check_evidence(evidence)
-    assessment = assess(metrics, weighting)
+    assessment = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
     result = assessment.result

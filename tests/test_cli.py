@@ -23,4 +23,5 @@ def test_the_demo_prints_each_creators_score_as_the_server_computed_it() -> None
         row = next(line for line in text.splitlines() if line.startswith(creator_id))
         assert f"{expected.overall_score:.1f}" in row
         assert expected.band in row
-    assert f"What an assistant reads first for {shown[0]}:" in text
+    for tool in ("score_creator", "diagnose", "recommend"):
+        assert f"{tool} on {shown[0]} (the text an assistant reads first):" in text

@@ -12,7 +12,13 @@ from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.errors import truncate
 from kpi_core.weights import NAMED_SCHEMES, resolve_weighting
 
-__all__ = ["catalogue_document", "register_resources", "weights_document"]
+__all__ = [
+    "catalogue_document",
+    "demo_document",
+    "interventions_document",
+    "register_resources",
+    "weights_document",
+]
 
 JSON = "application/json"
 
@@ -93,6 +99,38 @@ def catalogue_document() -> dict[str, Any]:
     }
 
 
+def interventions_document() -> dict[str, Any]:
+    from kpi_core.interventions import load_interventions
+
+    catalogue = load_interventions()
+    return {
+        "effort_cost": dict(catalogue.effort_cost),
+        "objectives": {name: dict(weights) for name, weights in catalogue.objectives.items()},
+        "sources": dict(catalogue.sources),
+        "count": len(catalogue.interventions),
+        "interventions": [
+            {
+                "id": item.id,
+                "title": item.title,
+                "kpi": item.kpi,
+                "metric": item.metric,
+                "steps": list(item.steps),
+                "effort": item.effort,
+                "feasibility": item.feasibility,
+                "time_to_effect_days": item.time_to_effect_days,
+                "lift": {"low": item.lift.low, "mid": item.lift.mid, "high": item.lift.high},
+                "lift_type": item.lift_type,
+                "source": item.source,
+                "preconditions": [condition.text for condition in item.preconditions],
+                "units": list(item.units),
+                "primary_metric": item.primary_metric,
+                "guardrails": list(item.guardrails),
+            }
+            for item in catalogue.interventions
+        ],
+    }
+
+
 def demo_document() -> dict[str, Any]:
     from kpi_core.demo import load_demo_cohort
 
@@ -136,6 +174,19 @@ def register_resources(server: MCPServer) -> None:
     )
     def metrics() -> dict[str, Any]:
         return catalogue_document()
+
+    @server.resource(
+        "kpi://interventions",
+        name="interventions",
+        title="Intervention catalogue",
+        description=(
+            "Every intervention recommend can propose: target KPI and metric, steps, effort, "
+            "feasibility, expected lift range with its source, preconditions, experiment unit."
+        ),
+        mime_type=JSON,
+    )
+    def interventions() -> dict[str, Any]:
+        return interventions_document()
 
     @server.resource(
         "kpi://demo/creators",

@@ -1,17 +1,17 @@
 """`score_creator`: one creator's metrics in, the overall score and the 13-KPI breakdown out."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
 
-from kpi_core import CreatorMetrics, score
+from kpi_core import score
 from kpi_core.scoring import ScoreResult
 from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
+from tools._shared import CurrencyArg, MetricsArg, WeightingArg
 
 DESCRIPTION = """Score one TikTok creator for e-commerce revenue on 13 KPIs (0-100 overall).
 
@@ -33,8 +33,6 @@ to see what holds the score back."""
 #: Warnings the summary's coverage line already says.
 COVERAGE_WARNINGS = frozenset({"kpis_not_scored", "revenue_uncovered"})
 
-Weighting = Literal["tiered", "equal"] | dict[str, float]
-
 
 def summary(result: ScoreResult) -> str:
     scored = [item for item in result.kpis if item.score is not None]
@@ -51,23 +49,9 @@ def summary(result: ScoreResult) -> str:
 
 def build(config: ServerConfig) -> Tool:
     async def score_creator(
-        metrics: Annotated[
-            CreatorMetrics,
-            SkipValidation,
-            Field(description="The creator's raw metrics (all optional); see kpi://metrics."),
-        ],
-        weighting: Annotated[
-            Weighting,
-            SkipValidation,
-            Field(description='"tiered" (default), "equal", or {kpi_id: weight} for all 13.'),
-        ] = "tiered",
-        currency: Annotated[
-            str | None,
-            Field(
-                description="ISO code of the money fields; default the record's currency or USD.",
-                max_length=8,
-            ),
-        ] = None,
+        metrics: MetricsArg,
+        weighting: WeightingArg = "tiered",
+        currency: CurrencyArg = None,
     ) -> Annotated[CallToolResult, ScoreResult]:
         def body(_: CallControl) -> CallToolResult:
             result = score(

@@ -1,0 +1,145 @@
+"""diagnose, recommend, the interventions resource and the prompts through the real MCP client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client, MCPError
+from mcp.types import PromptReference, ResourceTemplateReference
+
+from kpi_core.demo import demo_creator_ids, demo_metrics
+from kpi_core.diagnose import diagnose
+from kpi_core.interventions import load_interventions
+from kpi_core.recommend import recommend
+from server import build_server
+from tests.cases import REALISTIC
+from tests.conftest import StdioFactory
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("name", sorted(REALISTIC))
+async def test_diagnose_and_recommend_return_exactly_the_librarys_results(name: str) -> None:
+    metrics = REALISTIC[name]
+    async with Client(build_server()) as client:
+        diagnosis = await client.call_tool("diagnose", {"metrics": metrics, "top_n": 4})
+        advice = await client.call_tool(
+            "recommend", {"metrics": metrics, "max_items": 3, "objective": "grow_gmv"}
+        )
+    expected_diagnosis = diagnose(metrics, top_n=4)
+    expected_advice = recommend(metrics, max_items=3, objective="grow_gmv")
+    assert diagnosis.structured_content == expected_diagnosis.model_dump(mode="json")
+    assert advice.structured_content == expected_advice.model_dump(mode="json")
+    assert diagnosis.content[0].text == expected_diagnosis.summary  # type: ignore[union-attr]
+    assert advice.content[0].text == expected_advice.summary  # type: ignore[union-attr]
+
+
+async def test_a_recommendations_ab_test_is_accepted_by_design_ab_test_once_filled_in() -> None:
+    metrics = demo_metrics("demo_food_01")
+    async with Client(build_server()) as client:
+        advice = await client.call_tool("recommend", {"metrics": metrics, "max_items": 5})
+        assert advice.structured_content is not None
+        plans = []
+        for item in advice.structured_content["recommendations"]:
+            arguments = dict(item["ab_test"])
+            fill = {"daily_units": 20_000, "baseline_sd": 0.05, "block_days": 7,
+                    "available_units": 400}  # fmt: skip
+            for field in arguments["missing"]:
+                arguments[field] = fill[field]
+            plans.append(await client.call_tool("design_ab_test", arguments))
+    assert plans
+    for plan in plans:
+        assert not plan.is_error, plan.content
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("diagnose", {"metrics": {"gmv": 10.0}, "top_n": 0}, "top_n"),
+        ("diagnose", {"metrics": {"conversion_rate": 7.0}}, "conversion_rate"),
+        ("recommend", {"metrics": {"gmv": 10.0}, "max_items": 50}, "max_items"),
+        ("recommend", {"metrics": {"gmv": 10.0}, "objective": "fame"}, "objective"),
+        ("recommend", {"metrics": {"gmv": 10.0}, "weighting": "fancy"}, "weighting"),
+        ("recommend", {"metric": {"gmv": 10.0}}, "metric"),
+    ],
+)
+async def test_bad_advice_arguments_are_error_results_naming_the_field(
+    tool: str, arguments: dict[str, Any], field: str
+) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    assert result.content[0].text.startswith(f"{tool} was not run: {field} ")  # type: ignore[union-attr]
+
+
+async def test_advice_is_the_same_bytes_in_separate_processes(stdio_server: StdioFactory) -> None:
+    arguments = {"metrics": demo_metrics("demo_home_03"), "max_items": 4}
+    seen: set[str] = set()
+    for seed in ("1", "77"):
+        async with stdio_server({"PYTHONHASHSEED": seed}, log_name=f"s{seed}.log") as client:
+            for tool in ("diagnose", "recommend"):
+                result = await client.call_tool(tool, arguments)
+                seen.add(tool + json.dumps(result.structured_content) + result.content[0].text)  # type: ignore[union-attr]
+    assert len(seen) == 2
+
+
+async def test_the_interventions_resource_lists_the_whole_catalogue() -> None:
+    async with Client(build_server()) as client:
+        result = await client.read_resource("kpi://interventions")
+    document = json.loads(result.contents[0].text)  # type: ignore[union-attr]
+    catalogue = load_interventions()
+    assert [item["id"] for item in document["interventions"]] == [
+        item.id for item in catalogue.interventions
+    ]
+    assert {item["kpi"] for item in document["interventions"]} == {
+        item.kpi for item in catalogue.interventions
+    }
+    assert len({item["kpi"] for item in document["interventions"]}) == 13
+
+
+async def test_the_creator_review_prompt_embeds_the_demo_creators_metrics_as_data() -> None:
+    async with Client(build_server()) as client:
+        listed = [prompt.name for prompt in (await client.list_prompts()).prompts]
+        prompt = await client.get_prompt(
+            "creator_review", {"creator": "demo_food_01", "objective": "grow_gmv"}
+        )
+    assert listed == ["creator_review", "compare_creators"]
+    text = prompt.messages[0].content.text  # type: ignore[union-attr]
+    embedded = json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert embedded == demo_metrics("demo_food_01")
+    assert 'recommend with objective "grow_gmv"' in text
+
+
+async def test_the_compare_creators_prompt_takes_a_list_of_ids() -> None:
+    ids = demo_creator_ids()[:3]
+    async with Client(build_server()) as client:
+        prompt = await client.get_prompt("compare_creators", {"creators": ", ".join(ids)})
+    text = prompt.messages[0].content.text  # type: ignore[union-attr]
+    embedded = json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert embedded == [demo_metrics(creator_id) for creator_id in ids]
+
+
+async def test_a_prompt_with_an_unknown_creator_is_an_invalid_params_error() -> None:
+    async with Client(build_server()) as client:
+        with pytest.raises(MCPError, match="is not a demo creator; got 'nobody'") as caught:
+            await client.get_prompt("creator_review", {"creator": "nobody"})
+    assert caught.value.error.code == -32602
+
+
+async def test_prompt_arguments_and_the_weights_template_complete() -> None:
+    review = PromptReference(type="ref/prompt", name="creator_review")
+    compare = PromptReference(type="ref/prompt", name="compare_creators")
+    weights = ResourceTemplateReference(type="ref/resource", uri="kpi://weights/{scheme}")
+    async with Client(build_server()) as client:
+        ids = await client.complete(review, {"name": "creator", "value": "demo_fo"})
+        listed = await client.complete(
+            compare, {"name": "creators", "value": "demo_food_01,demo_ho"}
+        )
+        schemes = await client.complete(weights, {"name": "scheme", "value": "e"})
+        goals = await client.complete(review, {"name": "objective", "value": "grow"})
+    assert ids.completion.values == [i for i in demo_creator_ids() if i.startswith("demo_fo")]
+    assert listed.completion.values[0] == "demo_food_01,demo_home_01"
+    assert schemes.completion.values == ["equal"]
+    assert goals.completion.values == ["grow_gmv"]
