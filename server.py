@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
 from prompts.definitions import register_prompts
-from tools import ab_test, diagnose, recommend, score_creator
+from tools import ab_test, compare_weighting, diagnose, recommend, score_creator
 from tools._config import ServerConfig
 from tools._edge import argument_guard
 from tools.resources import register_resources
@@ -41,6 +41,7 @@ def build_tools(config: ServerConfig) -> list[Tool]:
         score_creator.build(config),
         diagnose.build(config),
         recommend.build(config),
+        compare_weighting.build(config),
         ab_test.build_design(config),
         ab_test.build_analyze(config),
     ]

@@ -1,0 +1,94 @@
+"""compare_weighting through the real MCP client: single and cohort modes, progress, the guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kpi_core.compare import compare_cohort, compare_single
+from kpi_core.demo import demo_cohort_rows, demo_metrics
+from server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_single_mode_carries_the_librarys_comparison_and_the_contract_fields() -> None:
+    metrics = demo_metrics("demo_food_01")
+    async with Client(build_server()) as client:
+        result = await client.call_tool("compare_weighting", {"metrics": metrics})
+    data = result.structured_content
+    assert data is not None
+    expected = compare_single(metrics, ["tiered", "equal"])
+    assert data["mode"] == "single"
+    assert data["single"] == expected.model_dump(mode="json")
+    assert [scheme["name"] for scheme in data["schemes"]] == ["tiered", "equal"]
+    assert data["scores"][0]["scores"] == expected.scores
+    assert result.content[0].text == expected.summary  # type: ignore[union-attr]
+
+
+async def test_cohort_mode_reports_rank_quality_with_intervals_and_progress() -> None:
+    rows = demo_cohort_rows()
+    arguments: dict[str, Any] = {
+        "creators": rows,
+        "schemes": ["equal", "tiered"],
+        "outcome": "next_gmv",
+        "n_boot": 100,
+    }
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Client(build_server()) as client:
+        result = await client.call_tool(
+            "compare_weighting", arguments, progress_callback=on_progress
+        )
+    data = result.structured_content
+    assert data is not None
+    expected = compare_cohort(rows, ["equal", "tiered"], "next_gmv", n_boot=100)
+    assert data["cohort"] == expected.model_dump(mode="json")
+    assert [item["scheme"] for item in data["rank_quality"]] == ["equal", "tiered"]
+    assert data["differences"][0]["versus"] == "equal"
+    for item in data["rank_quality"]:
+        assert item["ci_low"] <= item["spearman"] <= item["ci_high"]
+    assert len(seen) >= 2
+    assert seen == sorted(seen)
+
+
+@pytest.mark.parametrize("outcome", ["gmv", "total_revenue", "gpm"])
+async def test_a_same_period_outcome_is_refused_as_circular(outcome: str) -> None:
+    rows = demo_cohort_rows()
+    async with Client(build_server()) as client:
+        result = await client.call_tool("compare_weighting", {"creators": rows, "outcome": outcome})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith("compare_weighting was not run: outcome must be a later period's")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({}, "metrics"),
+        ({"metrics": {"gmv": 5.0}, "creators": []}, "metrics"),
+        ({"metrics": {"gmv": 5.0}, "schemes": []}, "schemes"),
+        ({"metrics": {"gmv": 5.0}, "schemes": ["tiered", "fitted"]}, "schemes"),
+    ],
+)
+async def test_bad_comparison_arguments_name_the_field(
+    arguments: dict[str, Any], field: str
+) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool("compare_weighting", arguments)
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith(f"compare_weighting was not run: {field}"), text
+
+
+def test_the_readme_quotes_the_demo_figure_the_tool_computes() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    result = compare_cohort(demo_cohort_rows(), ["equal", "tiered"], "next_gmv")
+    line = next(text for text in result.summary.splitlines() if "tiered versus equal" in text)
+    assert line in readme
