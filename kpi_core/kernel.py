@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -136,14 +137,22 @@ def normalise(metric: Metric, values: FloatArray) -> FloatArray:
     return scaled
 
 
-def benchmark_values(metric: Metric, log10_followers: FloatArray) -> FloatArray:
-    """The metric's benchmark for creators of these sizes (interpolated on log10 followers)."""
+@cache
+def _anchors(metric: Metric) -> tuple[FloatArray, FloatArray]:
+    """The benchmark anchors as arrays: log10 followers, and values (log1p for log metrics)."""
     xs = np.array([x for x, _ in metric.benchmark])
     ys = np.array([y for _, y in metric.benchmark])
+    return xs, (np.log1p(ys) if metric.scale == "log" else ys)
+
+
+def benchmark_values(metric: Metric, log10_followers: FloatArray) -> FloatArray:
+    """The metric's benchmark for creators of these sizes (interpolated on log10 followers,
+    in log1p of the value for log-scaled metrics)."""
+    xs, ys = _anchors(metric)
     if len(xs) == 1:
-        return np.full(log10_followers.shape, ys[0])
+        return np.full(log10_followers.shape, metric.benchmark[0][1])
     if metric.scale == "log":
-        return np.expm1(np.interp(log10_followers, xs, np.log1p(ys)))
+        return np.expm1(np.interp(log10_followers, xs, ys))
     return np.interp(log10_followers, xs, ys)
 
 
