@@ -137,6 +137,117 @@ def _serve(transport: str, host: str, port: int, *, stateless: bool) -> int:
     return 0
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr (stdout stays clean for pipes)."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+
+    def __call__(self, done: float, total: float) -> None:
+        share = 0.0 if total <= 0 else min(1.0, done / total)
+        filled = round(share * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {share:4.0%}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+def _run_engine(
+    source: str,
+    output: str,
+    weighting: str,
+    currency: str | None,
+    engine: str,
+    scheduler: str | None,
+    batch_rows: int | None,
+) -> int:
+    """`creator-kpi-mcp score --engine stream|dask`: the exit status (2 when refused)."""
+    from kpi_core.errors import KpiError
+    from kpi_core.stream import EngineSummary
+    from tools._config import ServerConfig
+
+    bar = ProgressBar(sys.stderr)
+    fx = ServerConfig.from_env().fx_to_default
+    summary: EngineSummary
+    try:
+        if engine == "stream":
+            from kpi_core.stream import DEFAULT_BATCH_ROWS, score_parquet
+
+            rows = batch_rows or DEFAULT_BATCH_ROWS
+            summary = score_parquet(
+                source, output, rows, weighting, bar, currency=currency, fx_to_default=fx
+            )
+        else:
+            from kpi_core.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
+
+            rows = batch_rows or DEFAULT_PARTITION_ROWS
+            summary = score_dask(
+                source,
+                output,
+                weighting,
+                bar,
+                scheduler=scheduler,
+                partition_rows=rows,
+                currency=currency,
+                fx_to_default=fx,
+            )
+    except KpiError as error:
+        bar.close()
+        sys.stderr.write(f"creator-kpi-mcp score: {error}\n")
+        return 2
+    bar.close()
+    parts = "batches" if engine == "stream" else "partitions"
+    sys.stdout.write(
+        f"Scored {summary.count:,} of {summary.rows:,} creators ({engine} engine, "
+        f"{summary.parts:,} {parts}); {summary.rejected:,} rejected with reasons in the "
+        f"'rejected' column; wrote {summary.output_path}\n"
+    )
+    return 0
+
+
+def run_batch(
+    source: str,
+    output: str,
+    weighting: str,
+    currency: str | None,
+    engine: str = "memory",
+    scheduler: str | None = None,
+    batch_rows: int | None = None,
+) -> int:
+    """`creator-kpi-mcp score`: returns the exit status (2 when the input is refused)."""
+    from kpi_core.batch import score_file_to_parquet
+    from kpi_core.errors import KpiError
+    from tools._config import ServerConfig
+
+    if engine != "memory":
+        return _run_engine(source, output, weighting, currency, engine, scheduler, batch_rows)
+    bar = ProgressBar(sys.stderr)
+    try:
+        summary = score_file_to_parquet(
+            source,
+            output,
+            weighting,
+            bar,
+            currency=currency,
+            fx_to_default=ServerConfig.from_env().fx_to_default,
+        )
+    except KpiError as error:
+        bar.close()
+        sys.stderr.write(f"creator-kpi-mcp score: {error}\n")
+        return 2
+    bar.close()
+    kind = "per-video export, aggregated per creator" if summary.per_video else "creator table"
+    sys.stdout.write(
+        f"Scored {summary.scored:,} of {summary.rows:,} creators ({kind}); "
+        f"{summary.rejected:,} rejected with reasons in the 'rejected' column; "
+        f"wrote {summary.output_path}\n"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="creator-kpi-mcp",
@@ -154,10 +265,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
+    batch = commands.add_parser("score", help="score a CSV or Parquet file into Parquet")
+    batch.add_argument("input", help="CSV or Parquet: one creator per row, or a per-video export")
+    batch.add_argument("-o", "--output", required=True, help="the Parquet file to write")
+    batch.add_argument("--weighting", default="tiered", choices=("tiered", "equal"))
+    batch.add_argument("--currency", default=None, help="ISO code of the money columns")
+    batch.add_argument(
+        "--engine",
+        default="memory",
+        choices=("memory", "stream", "dask"),
+        help="memory: the whole file at once (CSV, per-video exports); stream: Parquet in "
+        "batches, bounded memory; dask: Parquet files or a glob on a Dask cluster",
+    )
+    batch.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address for --engine dask (default $CREATOR_KPI_DASK_SCHEDULER, "
+        "else a local cluster)",
+    )
+    batch.add_argument(
+        "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "score" and args.scheduler and args.engine != "dask":
+        parser.error("--scheduler needs --engine dask")
 
     if args.command == "demo":
         return 1 if run_demo(sys.stdout, args.creators) else 0
+    if args.command == "score":
+        return run_batch(
+            args.input,
+            args.output,
+            args.weighting,
+            args.currency,
+            args.engine,
+            args.scheduler,
+            args.batch_rows,
+        )
     if args.command == "serve":
         return _serve(args.transport, args.host, args.port, stateless=args.stateless)
     import server

@@ -14,7 +14,15 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
 from prompts.definitions import register_prompts
-from tools import ab_test, compare_weighting, diagnose, recommend, score_creator
+from tools import (
+    ab_test,
+    compare_weighting,
+    diagnose,
+    experiments,
+    recommend,
+    score_cohort,
+    score_creator,
+)
 from tools._config import ServerConfig
 from tools._edge import argument_guard
 from tools.resources import register_resources
@@ -41,9 +49,13 @@ def build_tools(config: ServerConfig) -> list[Tool]:
         score_creator.build(config),
         diagnose.build(config),
         recommend.build(config),
+        score_cohort.build(config),
         compare_weighting.build(config),
         ab_test.build_design(config),
         ab_test.build_analyze(config),
+        experiments.build_register(config),
+        experiments.build_record(config),
+        experiments.build_list(config),
     ]
 
 

@@ -2,12 +2,17 @@
 
 No MCP, no I/O at import, no global mutable state. The public entry points::
 
-    from kpi_core import score, score_frame
+    from kpi_core import score, score_frame, diagnose, recommend, score_cohort
     result = score({"gmv": 12000, "conversion_rate": 0.035}, weighting="tiered")
     table = score_frame(dataframe, weighting="equal")
+
+The experiment maths is in ``kpi_core.abtest`` (``design_ab_test``, ``analyze_ab_test``), the
+weighting comparison in ``kpi_core.compare``, the experiment store in ``kpi_core.store``.
 """
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
+from kpi_core.cohort import CohortResult, score_cohort
+from kpi_core.diagnose import Diagnosis, diagnose
 from kpi_core.errors import (
     ConfigurationError,
     ConflictingValuesError,
@@ -16,20 +21,24 @@ from kpi_core.errors import (
     InvalidValueError,
     KpiError,
     Problem,
+    StoreError,
     UnknownFieldError,
     WeightingError,
 )
 from kpi_core.metrics import CreatorMetrics, parse_metrics
+from kpi_core.recommend import Recommendations, recommend
 from kpi_core.scoring import KpiResult, MetricComponent, ScoreResult, score, score_frame
 from kpi_core.weights import Weighting, resolve_weighting
 
 __all__ = [
     "KPI_IDS",
     "Catalogue",
+    "CohortResult",
     "ConfigurationError",
     "ConflictingValuesError",
     "CreatorMetrics",
     "CurrencyError",
+    "Diagnosis",
     "ExperimentError",
     "InvalidValueError",
     "Kpi",
@@ -38,13 +47,18 @@ __all__ = [
     "Metric",
     "MetricComponent",
     "Problem",
+    "Recommendations",
     "ScoreResult",
+    "StoreError",
     "UnknownFieldError",
     "Weighting",
     "WeightingError",
+    "diagnose",
     "load_catalogue",
     "parse_metrics",
+    "recommend",
     "resolve_weighting",
     "score",
+    "score_cohort",
     "score_frame",
 ]

@@ -53,7 +53,7 @@ from typing import Literal, NamedTuple, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from kpi_core.errors import ExperimentError
+from kpi_core.errors import ExperimentError, field_name
 from prompts import render
 
 __all__ = [
@@ -107,8 +107,15 @@ MAX_ARMS = 20
 MAX_GUARDRAILS = 20
 MAX_NAME_CHARS = 80
 ALLOCATION_TOLERANCE = 1e-9
+#: Largest magnitude of any number argument (rates, means, counts, units per day): squares and
+#: products of such numbers stay far inside the float range, so the maths never overflows.
+MAX_MAGNITUDE = 1e15
+#: Smallest significance level: its tail quantiles must stay distinguishable from 1 in floats.
+MIN_ALPHA = 1e-10
 
 _STANDARD_NORMAL = NormalDist()
+#: math.expm1 overflows a float above about 709.78.
+_MAX_EXPM1_ARGUMENT = 709.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,12 +337,15 @@ def _chi2_sf(statistic: float, df: int) -> float:
 def _number(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ExperimentError(field, "must be a number", value, "pass a plain number")
-    number = float(value)
-    if not math.isfinite(number):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ExperimentError(
             field, "must be a finite number (not NaN or infinite)", value, "pass a real value"
         )
-    return number
+    if abs(value) > MAX_MAGNITUDE:  # also keeps float() below from overflowing on a huge int
+        raise ExperimentError(
+            field, f"must be at most {MAX_MAGNITUDE:g} in magnitude", value, "check the units"
+        )
+    return float(value)
 
 
 def _integer(field: str, value: object, minimum: int, hint: str) -> int:
@@ -373,6 +383,13 @@ def _open_fraction(field: str, value: object, hint: str) -> float:
     if not 0.0 < number < 1.0:
         raise ExperimentError(field, "must be strictly between 0 and 1", value, hint)
     return number
+
+
+def _significance(value: object) -> float:
+    significance = _open_fraction("alpha", value, "e.g. 0.05")
+    if significance < MIN_ALPHA:  # 1 - alpha / 2 would round to 1, where no quantile exists
+        raise ExperimentError("alpha", f"must be at least {MIN_ALPHA:g}", value, "e.g. 0.05")
+    return significance
 
 
 def _text(field: str, value: object) -> str:
@@ -454,14 +471,21 @@ class _SampleSizeModel:
         return math.log(p1 / p0), variance, variance
 
     def control_n(self, delta: float, *, with_cuped: bool = True) -> float:
-        """Units the control arm needs (not rounded) so every comparison reaches the power."""
+        """Units the control arm needs (not rounded) so every comparison reaches the power.
+
+        Infinite when the effect is too small against its noise for floating point (its square
+        underflows to 0, or the ratio's square overflows).
+        """
         largest = 0.0
         for ratio in self.ratios:
-            effect, null_variance, alternative_variance = self.terms(delta, ratio)
-            spread = self.z_alpha * math.sqrt(null_variance) + self.z_beta * math.sqrt(
-                alternative_variance
-            )
-            largest = max(largest, (spread / effect) ** 2)
+            try:
+                effect, null_variance, alternative_variance = self.terms(delta, ratio)
+                spread = self.z_alpha * math.sqrt(null_variance) + self.z_beta * math.sqrt(
+                    alternative_variance
+                )
+                largest = max(largest, (spread / effect) ** 2)
+            except (ZeroDivisionError, OverflowError):
+                return math.inf
         return largest * self.variance_factor if with_cuped else largest
 
     def smallest_delta(self, control_units: float, upper: float | None) -> float | None:
@@ -670,7 +694,7 @@ def _validate_design(
             f"baseline {base:g} plus the effect gives {base + delta:g}; use a smaller mde",
         )
 
-    significance = _open_fraction("alpha", alpha, "e.g. 0.05")
+    significance = _significance(alpha)
     target_power = _open_fraction("power", power, "e.g. 0.8")
     side_count = _sides(sides)
     arm_count = _integer("arms", arms, 2, "a test needs a control and at least one treatment")
@@ -769,9 +793,18 @@ def _duration(design: _Design, n_per_arm: list[int]) -> int | None:
     if design.daily is None:
         return None
     # Arm i fills at daily * a_i units a day; the slowest arm sets the pace.
-    return _whole_weeks(
-        max(n / (design.daily * share) for n, share in zip(n_per_arm, design.shares, strict=True))
+    rates = [design.daily * share for share in design.shares]
+    days = max(
+        n / rate if rate > 0.0 else math.inf for n, rate in zip(n_per_arm, rates, strict=True)
     )
+    if days > MAX_MAGNITUDE:  # a rate that underflows, or a plan beyond any calendar
+        raise ExperimentError(
+            "daily_units",
+            f"is too small for this plan: it would run over {MAX_MAGNITUDE:g} days",
+            design.daily,
+            "count the eligible units per day across all arms",
+        )
+    return _whole_weeks(days)
 
 
 def _units_in_four_weeks(design: _Design) -> float | None:
@@ -878,7 +911,15 @@ def design_ab_test(
             for share in shares
         ]
 
-    n_per_arm = per_arm(model.control_n(design.delta))
+    control_units = model.control_n(design.delta)
+    if not control_units <= MAX_MAGNITUDE:  # infinite or beyond any population
+        raise ExperimentError(
+            "mde",
+            f"is too small to detect: the plan would need over {MAX_MAGNITUDE:g} units per arm",
+            mde,
+            "give a larger mde (or a smaller baseline_sd)",
+        )
+    n_per_arm = per_arm(control_units)
     n_without_cuped = per_arm(model.control_n(design.delta, with_cuped=False))
     n_total = sum(n_per_arm)
 
@@ -1060,7 +1101,7 @@ def _parse_arms(kind: str, arms: object) -> list[_ArmData]:
         missing = sorted(key for key in expected if key not in record)
         if unknown or missing:
             raise ExperimentError(
-                f"{where}.{(unknown or missing)[0]}",
+                f"{where}.{field_name((unknown or missing)[0])}",
                 f"{'is not a field' if unknown else 'is required'} of a {kind} arm "
                 f"(fields: {', '.join(sorted(expected))})",
                 record.get(unknown[0]) if unknown else None,
@@ -1102,12 +1143,22 @@ def _log_ratio_interval(
     """Relative-lift interval by the delta method on ``ln(arm / control)``, back-transformed."""
     if control.value <= 0.0 or arm.value <= 0.0:
         return None, None
-    log_ratio = math.log(arm.value / control.value)
-    error = math.sqrt(
-        arm.variance / (arm.units * arm.value**2)
-        + control.variance / (control.units * control.value**2)
-    )
-    return math.expm1(log_ratio - critical * error), math.expm1(log_ratio + critical * error)
+    try:
+        log_ratio = math.log(arm.value / control.value)
+        error = math.sqrt(
+            arm.variance / (arm.units * arm.value**2)
+            + control.variance / (control.units * control.value**2)
+        )
+    except (ZeroDivisionError, ValueError):  # a value so close to 0 that its square underflows
+        return None, None
+    return _lift_bound(log_ratio - critical * error), _lift_bound(log_ratio + critical * error)
+
+
+def _lift_bound(log_bound: float) -> float | None:
+    """A relative-lift bound from its log-ratio bound; None beyond floating point."""
+    if math.isnan(log_bound) or log_bound > _MAX_EXPM1_ARGUMENT:
+        return None
+    return math.expm1(log_bound)
 
 
 class _Test(NamedTuple):
@@ -1155,8 +1206,11 @@ def _compare(kind: str, control: _ArmData, arm: _ArmData, index: int, ci_alpha: 
                 "give the standard deviations of the metric",
             )
         statistic = difference / unpooled
-        df = (arm_part + control_part) ** 2 / (
-            arm_part**2 / (arm.units - 1) + control_part**2 / (control.units - 1)
+        # Welch-Satterthwaite, with both parts scaled by the larger so no square underflows.
+        scale = max(arm_part, control_part)
+        arm_scaled, control_scaled = arm_part / scale, control_part / scale
+        df = (arm_scaled + control_scaled) ** 2 / (
+            arm_scaled**2 / (arm.units - 1) + control_scaled**2 / (control.units - 1)
         )
         p_value = _t_two_sided_p(statistic, df)
         critical = _t_quantile(1.0 - ci_alpha / 2.0, df)
@@ -1212,7 +1266,7 @@ def analyze_ab_test(
     """
     kind = _choice("metric_kind", metric_kind, METRIC_KINDS)
     chosen = cast("Correction", _choice("correction", correction, CORRECTIONS))
-    significance = _open_fraction("alpha", alpha, "e.g. 0.05")
+    significance = _significance(alpha)
     parsed = _parse_arms(kind, arms)
     shares = _allocation("planned_allocation", planned_allocation, len(parsed))
     planned = _planned_counts(planned_n_per_arm, len(parsed))

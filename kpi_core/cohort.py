@@ -634,7 +634,7 @@ def _check_arguments(top_n: object, sort_by: object, min_coverage: object) -> No
     if (
         isinstance(min_coverage, bool)
         or not isinstance(min_coverage, int | float)
-        or not 0.0 <= float(min_coverage) <= 1.0
+        or not 0.0 <= min_coverage <= 1.0  # no float(): a huge JSON integer overflows it
     ):
         raise InvalidValueError("min_coverage", "must be a fraction in [0, 1]", min_coverage)
 

@@ -101,6 +101,7 @@ __all__ = [
     "SchemeWeights",
     "SingleComparison",
     "average_ranks",
+    "check_cohort_options",
     "compare_cohort",
     "compare_single",
     "ndcg_at_k",
@@ -1400,6 +1401,20 @@ def _note(code: str, **facts: object) -> str:
     return render("compare_note.txt.j2", code=code, **facts)
 
 
+def check_cohort_options(
+    k: object, n_boot: object, seed: object, folds: object, limit: object, offset: object
+) -> tuple[int, int, int, int, int, int]:
+    """The cohort options of :func:`compare_cohort`, checked, in that order."""
+    return (
+        _whole("k", k, 1, 100_000),
+        _whole("n_boot", n_boot, MIN_BOOT, MAX_BOOT, "200 to 2000 resamples is usual"),
+        _whole("seed", seed, 0, 2**63 - 1),
+        _whole("folds", folds, 2, MAX_FOLDS),
+        _whole("limit", limit, 0, MAX_LIMIT),
+        _whole("offset", offset, 0, 2**63 - 1),
+    )
+
+
 def compare_cohort(
     rows: Sequence[Mapping[str, object]] | pd.DataFrame,
     schemes: Sequence[SchemeArg] = ("tiered", "equal"),
@@ -1431,12 +1446,9 @@ def compare_cohort(
     ``scores`` lists ``limit`` creators from ``offset`` in reference-rank order.
     """
     catalogue = load_catalogue()
-    k = _whole("k", k, 1, 100_000)
-    n_boot = _whole("n_boot", n_boot, MIN_BOOT, MAX_BOOT, "200 to 2000 resamples is usual")
-    seed = _whole("seed", seed, 0, 2**63 - 1)
-    folds = _whole("folds", folds, 2, MAX_FOLDS)
-    limit = _whole("limit", limit, 0, MAX_LIMIT)
-    offset = _whole("offset", offset, 0, 2**63 - 1)
+    k, n_boot, seed, folds, limit, offset = check_cohort_options(
+        k, n_boot, seed, folds, limit, offset
+    )
     if outcome is not None:
         outcome = _check_outcome_name(outcome, catalogue)
     resolved = _resolve_schemes(

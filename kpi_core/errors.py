@@ -8,6 +8,7 @@ and the ``value`` received (truncated, so an error never echoes a large or hosti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
@@ -20,22 +21,43 @@ __all__ = [
     "InvalidValueError",
     "KpiError",
     "Problem",
+    "StoreError",
     "UnknownFieldError",
     "WeightingError",
+    "field_name",
     "truncate",
 ]
 
 #: Longest echo of a received value inside an error message.
 MAX_ECHO = 60
+#: Integers longer than this many bits are echoed by their size, not their digits.
+_LONG_INT_BITS = 256
 
 
 def truncate(value: object, limit: int = MAX_ECHO) -> str:
     """Render ``value`` for an error message: ``repr`` for strings, capped at ``limit`` chars."""
+    if isinstance(value, int) and value.bit_length() > _LONG_INT_BITS:
+        # JSON integers have no size limit, and str() refuses one of over 4300 digits.
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
     text = repr(value) if isinstance(value, str) else str(value)
     text = text.replace("\n", " ").replace("\r", " ")
     if len(text) > limit:
         return text[: limit - 3] + "..."
     return text
+
+
+def field_name(key: object, limit: int = MAX_ECHO) -> str:
+    """A field name a caller sent (such as an unknown key), as an error names it.
+
+    Plain printable text without spaces is shown as it is; anything else (an empty or blank
+    key, control, bidi or zero-width characters) is quoted with escapes, so the name stays
+    visible and inert. Capped at ``limit`` characters like every echoed value.
+    """
+    text = str(key)
+    if text.isprintable() and text and not any(char.isspace() for char in text):
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    return truncate(text, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +141,14 @@ class WeightingError(KpiError):
 
 class ExperimentError(KpiError):
     """An experiment design or analysis argument that breaks a statistical precondition."""
+
+
+class StoreError(KpiError):
+    """The experiment store cannot be used: its file is unreadable or cannot be opened, another
+    connection held its lock past the busy timeout, or its schema is newer than this code.
+
+    The message names the file and what to do; the tools that do not use the store keep working.
+    """
 
 
 class ConfigurationError(KpiError):

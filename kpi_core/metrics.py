@@ -26,6 +26,7 @@ from kpi_core.errors import (
     KpiError,
     Problem,
     UnknownFieldError,
+    field_name,
     truncate,
 )
 
@@ -213,7 +214,10 @@ def _nearest(name: str, candidates: list[str]) -> str:
 def _number(name: str, raw: object) -> float | Problem:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return Problem(name, "must be a number", truncate(raw))
-    return float(raw)
+    try:
+        return float(raw)
+    except OverflowError:  # a JSON integer beyond the float range, so beyond every metric's
+        return Problem(name, "must be a finite number", truncate(raw), "see kpi://metrics")
 
 
 def parse_metrics(
@@ -244,7 +248,7 @@ def parse_metrics(
             problems.append(
                 (
                     UnknownFieldError,
-                    Problem(name[:60], "is not a known metric", "", _nearest(name, known)),
+                    Problem(field_name(name), "is not a known metric", "", _nearest(name, known)),
                 )
             )
             continue

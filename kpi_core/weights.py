@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.errors import InvalidValueError, Problem, WeightingError
+from kpi_core.errors import InvalidValueError, Problem, WeightingError, field_name
 
 __all__ = [
     "NAMED_SCHEMES",
@@ -72,7 +72,7 @@ def _custom(weights: Mapping[str, object]) -> Weighting:
     for kpi in unknown:
         problems.append(
             Problem(
-                f"weighting.{kpi}",
+                f"weighting.{field_name(kpi)}",
                 "is not a KPI id",
                 repr(kpi)[:60],
                 f"the ids are {', '.join(KPI_IDS)}",
@@ -96,7 +96,10 @@ def _custom(weights: Mapping[str, object]) -> Weighting:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             problems.append(Problem(f"weighting.{kpi}", "must be a number", repr(raw)[:60]))
             continue
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond the float range
+            value = math.inf
         if not math.isfinite(value) or value < 0:
             problems.append(
                 Problem(f"weighting.{kpi}", "must be a finite number >= 0", str(value)[:60])

@@ -20,13 +20,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's servers use an experiment store of their own, never the user's real one."""
+    path = tmp_path / "experiments.sqlite3"
+    monkeypatch.setenv("CREATOR_KPI_DB", str(path))
+    return path
+
+
 def server_parameters(env: dict[str, str] | None = None) -> StdioServerParameters:
     """How a client starts this server: `python server.py`, with the test's environment."""
     return StdioServerParameters(
         command=sys.executable,
         args=[str(ROOT / "server.py")],
         env={
-            **{k: v for k, v in os.environ.items() if k.startswith(("PYTHON", "VIRTUAL"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k.startswith(("PYTHON", "VIRTUAL", "CREATOR_KPI"))
+            },
             **(env or {}),
         },
         cwd=str(ROOT),

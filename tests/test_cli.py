@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-from cli import run_demo
+import pandas as pd
+import pytest
+
+from cli import main, run_demo
 from kpi_core import score
-from kpi_core.demo import demo_creator_ids, demo_metrics
+from kpi_core.batch import OUTPUT_COLUMNS
+from kpi_core.demo import demo_cohort_rows, demo_creator_ids, demo_metrics
 
 
 def test_the_demo_prints_each_creators_score_as_the_server_computed_it() -> None:
@@ -25,3 +30,32 @@ def test_the_demo_prints_each_creators_score_as_the_server_computed_it() -> None
         assert expected.band in row
     for tool in ("score_creator", "diagnose", "recommend"):
         assert f"{tool} on {shown[0]} (the text an assistant reads first):" in text
+
+
+def test_the_score_command_writes_parquet_with_the_documented_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = demo_cohort_rows(outcome_fields=False)
+    rows.append({"creator_id": "broken", "conversion_rate": 3.0})
+    source = tmp_path / "creators.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    target = tmp_path / "scores.parquet"
+    assert main(["score", str(source), "-o", str(target)]) == 0
+    table = pd.read_parquet(target)
+    assert list(table.columns) == list(OUTPUT_COLUMNS)
+    for row in (0, 17):
+        expected = score(demo_metrics(str(table["creator_id"].iloc[row])))
+        assert table["overall_score"].iloc[row] == pytest.approx(expected.overall_score, abs=1e-9)
+    assert "did you mean 0.03?" in table["rejected"].iloc[-1]
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"Scored {len(rows) - 1} of {len(rows)} creators")
+    assert "100%" in captured.err
+
+
+def test_the_score_command_refuses_a_missing_file_with_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["score", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out.parquet")])
+    assert status == 2
+    assert "path does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out.parquet").exists()

@@ -3,14 +3,26 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kpi_core.errors import InvalidValueError
 
 #: Extra currencies and their rate into USD, such as "EUR=1.08,GBP=1.27".
 ENV_FX = "CREATOR_KPI_FX"
+#: Directories whose CSV / Parquet files tools may read, separated by the OS path separator.
+ENV_ALLOWED_DIRS = "CREATOR_KPI_ALLOWED_DIRS"
+#: "1" lets HTTP clients read files in the allowed directories (off by default over HTTP).
+ENV_HTTP_FILES = "CREATOR_KPI_HTTP_FILES"
+#: How an operator turns file access on: the text errors give as the fix.
+HOW_TO_ALLOW_FILES = (
+    f"set {ENV_ALLOWED_DIRS} (or start the server with --allow-dir DIR), or let the client "
+    "share its roots"
+)
 #: Seconds a single tool call may run before it is stopped with an error.
 ENV_TIME_LIMIT = "CREATOR_KPI_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 120.0
+#: The experiment store's SQLite file (default: experiments.sqlite3 in the user's data directory).
+ENV_DB = "CREATOR_KPI_DB"
 
 
 def parse_time_limit(text: str) -> float:
@@ -44,6 +56,13 @@ class ServerConfig:
 
     fx_to_default: Mapping[str, float] = field(default_factory=dict[str, float])
     time_limit: float = DEFAULT_TIME_LIMIT
+    #: Directories whose files tools may read (besides the client's MCP roots over stdio).
+    allowed_dirs: tuple[str, ...] = ()
+    #: "stdio" or "http": over HTTP, file access is off unless `http_files` is set.
+    transport: str = "stdio"
+    http_files: bool = False
+    #: None: the default path of kpi_core.store.default_path().
+    store_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServerConfig":
@@ -51,4 +70,12 @@ class ServerConfig:
         return cls(
             fx_to_default=parse_fx(env.get(ENV_FX, "")),
             time_limit=parse_time_limit(env.get(ENV_TIME_LIMIT, str(DEFAULT_TIME_LIMIT))),
+            store_path=Path(db).expanduser() if (db := env.get(ENV_DB, "").strip()) else None,
+            allowed_dirs=tuple(filter(None, env.get(ENV_ALLOWED_DIRS, "").split(os.pathsep))),
+            http_files=env.get(ENV_HTTP_FILES, "") == "1",
         )
+
+    @property
+    def files_enabled(self) -> bool:
+        """Whether tools may read files at all on this transport."""
+        return self.transport != "http" or self.http_files

@@ -34,7 +34,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
 
-from kpi_core.errors import KpiError, Problem, truncate
+from kpi_core.errors import KpiError, Problem, field_name, truncate
 
 __all__ = [
     "CallControl",
@@ -168,7 +168,7 @@ def _unknown_arguments(arguments: Mapping[str, Any], tool: Tool) -> list[Problem
             continue
         close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else f"the arguments are {', '.join(known)}"
-        problems.append(Problem(str(name)[:60], "is not an argument of this tool", "", hint))
+        problems.append(Problem(field_name(name), "is not an argument of this tool", "", hint))
     return problems
 
 

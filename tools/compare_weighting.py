@@ -14,6 +14,7 @@ from kpi_core.compare import (
     RankQuality,
     SchemeWeights,
     SingleComparison,
+    check_cohort_options,
     compare_cohort,
     compare_single,
 )
@@ -157,6 +158,8 @@ def build(config: ServerConfig) -> Tool:
                 )
             chosen = _schemes(schemes)
             if metrics is not None:
+                # Unused for one creator, but a bad value is still the caller's error.
+                check_cohort_options(k, n_boot, seed, folds, limit, offset)
                 result = _from_single(
                     compare_single(as_object(metrics, "metrics"), chosen, currency=currency)
                 )

@@ -11,6 +11,7 @@ from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
 from tools._shared import UNITS_NOTE, CurrencyArg, MetricsArg, WeightingArg
+from tools.experiments import open_store, recommend_evidence
 
 DESCRIPTION = f"""Recommend what a TikTok creator should change to raise revenue, in priority order.
 
@@ -28,6 +29,8 @@ Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audienc
 
 
 def build(config: ServerConfig) -> Tool:
+    store = open_store(config)
+
     async def recommend_tool(
         metrics: MetricsArg,
         weighting: WeightingArg = "tiered",
@@ -38,15 +41,19 @@ def build(config: ServerConfig) -> Tool:
         currency: CurrencyArg = None,
     ) -> Annotated[CallToolResult, Recommendations]:
         def body(_: CallControl) -> CallToolResult:
+            creator = as_object(metrics, "metrics")
+            evidence, warning = recommend_evidence(store, creator)
             result = recommend(
-                as_object(metrics, "metrics"),
+                creator,
                 as_weighting(weighting),
                 max_items,
                 objective,
+                evidence,
                 currency=currency,
                 fx_to_default=config.fx_to_default,
             )
-            return ok_result(result.summary, result)
+            text = result.summary if warning is None else f"{result.summary}\n{warning}"
+            return ok_result(text, result)
 
         return await run_tool("recommend", body, time_limit=config.time_limit)
 

@@ -1,0 +1,125 @@
+"""score_cohort through the real MCP client: lists, files, roots, refusals and progress."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.types import ListRootsResult, Root
+from pydantic import FileUrl
+
+from kpi_core.cohort import score_cohort
+from kpi_core.demo import demo_cohort_rows
+from server import build_server
+from tools._config import ServerConfig
+
+pytestmark = pytest.mark.anyio
+
+
+def text(result: Any) -> str:
+    return result.content[0].text
+
+
+@pytest.fixture
+def cohort_csv(tmp_path: Path) -> Path:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    target = folder / "cohort.csv"
+    pd.DataFrame(demo_cohort_rows(outcome_fields=False)).to_csv(target, index=False)
+    return target
+
+
+async def test_a_list_with_bad_rows_scores_the_good_ones_and_rejects_the_rest() -> None:
+    rows: list[dict[str, Any]] = [*demo_cohort_rows(outcome_fields=False)[:6]]
+    rows.append({"creator_id": "typo", "conversion_rate": 4.0})
+    rows.append({"creator_id": "empty"})
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", {"creators": rows, "top_n": 3})
+    data = result.structured_content
+    assert data is not None
+    assert data == score_cohort(rows, top_n=3).model_dump(mode="json")
+    assert data["count"] == 6
+    assert [row["creator_id"] for row in data["rejected"]] == ["typo", "empty"]
+    assert "did you mean 0.04?" in data["rejected"][0]["reasons"][0]
+    assert "2 rows rejected" in text(result)
+
+
+async def test_a_path_is_refused_until_file_access_is_configured(cohort_csv: Path) -> None:
+    async with Client(build_server(ServerConfig())) as client:
+        result = await client.call_tool("score_cohort", {"path": str(cohort_csv)})
+    assert result.is_error
+    assert text(result).startswith("score_cohort was not run: path cannot be read")
+    assert "CREATOR_KPI_ALLOWED_DIRS" in text(result)
+
+
+async def test_an_allowed_directory_lets_a_file_be_scored_and_others_refused(
+    cohort_csv: Path, tmp_path: Path
+) -> None:
+    config = ServerConfig(allowed_dirs=(str(cohort_csv.parent),))
+    outside = tmp_path / "outside.csv"
+    outside.write_text("gmv\n5\n")
+    async with Client(build_server(config)) as client:
+        inside = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+        escape = await client.call_tool("score_cohort", {"path": "../outside.csv"})
+        absolute = await client.call_tool("score_cohort", {"path": str(outside)})
+    assert not inside.is_error
+    assert inside.structured_content is not None
+    assert inside.structured_content["count"] == len(demo_cohort_rows())
+    assert text(escape).startswith("score_cohort was not run: path ")
+    assert text(absolute).startswith("score_cohort was not run: path must be inside an allowed")
+
+
+async def test_the_clients_roots_allow_their_files_and_progress_is_reported(
+    cohort_csv: Path,
+) -> None:
+    async def roots(context: ClientRequestContext) -> ListRootsResult:
+        root = Root(uri=FileUrl(cohort_csv.parent.as_uri()), name="exports")
+        return ListRootsResult(roots=[root])
+
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Client(build_server(ServerConfig()), list_roots_callback=roots) as client:
+        result = await client.call_tool(
+            "score_cohort", {"path": "cohort.csv"}, progress_callback=on_progress
+        )
+    assert not result.is_error, text(result)
+    assert len(seen) >= 2
+    assert seen == sorted(seen)
+    assert seen[-1] > seen[0]
+
+
+async def test_over_http_file_access_stays_off_unless_enabled(cohort_csv: Path) -> None:
+    allowed = ServerConfig(allowed_dirs=(str(cohort_csv.parent),), transport="http")
+    enabled = dataclasses.replace(allowed, http_files=True)
+    async with Client(build_server(allowed)) as client:
+        refused = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+    async with Client(build_server(enabled)) as client:
+        served = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+    assert text(refused).startswith("score_cohort was not run: path cannot be read over HTTP")
+    assert not served.is_error
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({}, "creators"),
+        ({"creators": [], "path": "x.csv"}, "creators"),
+        ({"creators": [{"gmv": 5.0}], "top_n": 0}, "top_n"),
+        ({"creators": [{"gmv": 5.0}], "sort_by": "fame"}, "sort_by"),
+        ({"creators": [{"gmv": 5.0}], "min_coverage": 2}, "min_coverage"),
+        ({"creators": [{"gmv": -5.0}]}, "creators"),
+    ],
+)
+async def test_bad_cohort_arguments_name_the_field(arguments: dict[str, Any], field: str) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", arguments)
+    assert result.is_error
+    assert text(result).startswith(f"score_cohort was not run: {field}"), text(result)

@@ -1,0 +1,56 @@
+"""Which directories a tool call may read: the operator's list plus the client's MCP roots.
+
+Roots are asked of the client only when a call names a `path` and the client declared the roots
+capability, so clients without roots keep working. Over HTTP, file access is off unless the
+operator enabled it, whatever the client claims.
+"""
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote, urlparse
+
+from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp.types import ListRootsResult
+
+from kpi_core.errors import InvalidValueError
+from kpi_core.files import FileAccess
+from tools._config import ENV_HTTP_FILES, HOW_TO_ALLOW_FILES, ServerConfig
+
+__all__ = ["RootsArg", "file_access"]
+
+
+def _roots_when_needed(path: str | None, ctx: Context) -> ListRoots | ListRootsResult:
+    capabilities = ctx.client_capabilities
+    if path is None or capabilities is None or capabilities.roots is None:
+        return ListRootsResult(roots=[])
+    return ListRoots()
+
+
+#: A hidden tool parameter the SDK fills with the client's roots (or none).
+RootsArg = Annotated[ListRootsResult, Resolve(_roots_when_needed)]
+
+
+def _root_dirs(roots: ListRootsResult) -> list[str]:
+    """Existing local directories among the client's `file://` roots."""
+    found: list[str] = []
+    for root in roots.roots:
+        parsed = urlparse(str(root.uri))
+        if parsed.scheme != "file":
+            continue
+        folder = Path(unquote(parsed.path))
+        if folder.is_dir():
+            found.append(str(folder))
+    return found
+
+
+def file_access(config: ServerConfig, roots: ListRootsResult) -> FileAccess:
+    """The directories this call may read, or an error saying how to allow them."""
+    if not config.files_enabled:
+        raise InvalidValueError(
+            "path",
+            "cannot be read over HTTP: file access is off for HTTP clients",
+            "",
+            f"send the creators inline, or have the operator set {ENV_HTTP_FILES}=1",
+        )
+    dirs = [*config.allowed_dirs, *_root_dirs(roots)]
+    return FileAccess.from_dirs(dirs, how_to_configure=HOW_TO_ALLOW_FILES)
