@@ -121,16 +121,26 @@ def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
             return anyio.run(_demo_calls, out, count, errlog)
 
 
-def _serve(transport: str, host: str, port: int, *, stateless: bool) -> int:
+def _serve(
+    transport: str, host: str, port: int, *, stateless: bool, allow_dirs: Sequence[str] = ()
+) -> int:
     """The `serve` subcommand; a refused configuration exits with status 2 and says why."""
+    import dataclasses
+
     from kpi_core.errors import KpiError
     from tools import http
+    from tools._config import ServerConfig
 
     try:
+        config = ServerConfig.from_env()
+        if allow_dirs:
+            config = dataclasses.replace(
+                config, allowed_dirs=(*config.allowed_dirs, *map(str, allow_dirs))
+            )
         if transport == "http":
-            http.serve_http(host=host, port=port, stateless=stateless)
+            http.serve_http(config, host=host, port=port, stateless=stateless)
         else:
-            http.serve_stdio()
+            http.serve_stdio(config)
     except KpiError as error:
         sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
         return 2
@@ -263,6 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
     )
+    serve.add_argument(
+        "--allow-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory whose CSV / Parquet files score_cohort may read (repeatable)",
+    )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
     batch = commands.add_parser("score", help="score a CSV or Parquet file into Parquet")
@@ -303,11 +320,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.batch_rows,
         )
     if args.command == "serve":
-        return _serve(args.transport, args.host, args.port, stateless=args.stateless)
-    import server
-
-    server.main()
-    return 0
+        return _serve(
+            args.transport,
+            args.host,
+            args.port,
+            stateless=args.stateless,
+            allow_dirs=args.allow_dir,
+        )
+    return _serve("stdio", "", 0, stateless=False)  # no subcommand: what MCP clients start
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Nothing here writes to stdout: over stdio, stdout is the transport. Logs go to s
 """
 
 import logging
-import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from mcp.server import MCPServer
@@ -77,9 +76,10 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
 
 
 def main() -> None:
-    """Serve over stdio."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    build_server().run()
+    """Serve over stdio, with the guard that answers over-deep messages (see tools/http.py)."""
+    from tools.http import serve_stdio
+
+    serve_stdio()
 
 
 if __name__ == "__main__":

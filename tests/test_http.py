@@ -519,25 +519,15 @@ async def test_over_stdio_the_serve_command_answers_a_too_deep_message_with_its_
     assert not served.is_error
 
 
-async def test_pinned_sdk_behaviour_plain_server_py_over_stdio_never_answers_a_too_deep_line(
-    tmp_path: Path,
-) -> None:
-    """`python server.py` runs the SDK's own stdio loop (mcp 2.3.0), which drops the message.
-
-    When this fails, either the SDK answers such lines now or server.main() uses the guarded
-    `tools.http.serve_stdio`; then replace this pin with the test above.
-    """
+async def test_plain_server_py_over_stdio_answers_a_too_deep_line_too(tmp_path: Path) -> None:
+    """`python server.py` (what desktop configs start) goes through the same guarded loop."""
     with (tmp_path / "stdio.log").open("w") as errlog:
         async with Client(stdio_client(server_parameters(), errlog=errlog)) as client:
-            with pytest.raises(MCPError) as unanswered:
-                await client.call_tool(
-                    "score_creator",
-                    {"metrics": {"views": nested(220)}},
-                    read_timeout_seconds=1.5,
-                )
+            with anyio.fail_after(WAIT_S), pytest.raises(MCPError) as refused:
+                await client.call_tool("score_creator", {"metrics": {"views": nested(220)}})
             with anyio.fail_after(WAIT_S):
                 served = await client.call_tool("score_creator", {"metrics": {"views": 1000}})
-    assert "Timed out" in unanswered.value.message or "timed out" in unanswered.value.message
+    assert (refused.value.code, refused.value.message) == (INVALID_REQUEST, TOO_DEEP)
     assert not served.is_error
 
 

@@ -15,63 +15,8 @@ Every request to ``/mcp`` (and to any path other than ``/health``) passes, in or
    with a JSON-RPC error carrying its id (HTTP 400) instead of being handed to the SDK, which in
    mcp 2.3.0 drops such a message unanswered over stdio and answers it without its id over HTTP.
 
-## Serving over HTTP (text for the README)
-
-```bash
-creator-kpi-mcp serve --transport http                      # http://127.0.0.1:8000/mcp
-creator-kpi-mcp serve --transport http --port 9000
-CREATOR_KPI_TOKEN=... creator-kpi-mcp serve --transport http --host 0.0.0.0
-```
-
-The server binds 127.0.0.1 by default. Any other bind (``0.0.0.0``, a LAN address, a host name)
-needs a bearer token, and without one the server refuses to start. Clients send it as the header
-``Authorization: Bearer <token>``; a token that is configured is required on loopback too.
-``GET /health`` answers without a token: ``{"status": "ok", "server": ..., "version": ...,
-"model_version": ..., "stateless": ...}``, for liveness probes. It answers any Host header, so
-that probes by IP address work, and reveals nothing beyond the versions.
-
-Environment variables:
-
-- ``CREATOR_KPI_TOKEN``: the bearer token, at least 16 visible ASCII characters with no spaces;
-  generate one with ``python -c "import secrets; print(secrets.token_urlsafe(32))"``.
-- ``CREATOR_KPI_TOKEN_FILE``: a file holding the token (a trailing newline is ignored), instead
-  of the variable; set one of the two, not both.
-- ``CREATOR_KPI_ALLOWED_HOSTS``: Host headers accepted besides the loopback names,
-  comma-separated; ``name:*`` accepts any port (``kpi.example.com:443,10.0.0.5:*``).
-- ``CREATOR_KPI_ALLOWED_ORIGINS``: Origin headers accepted besides the loopback origins,
-  comma-separated (``https://app.example.com``); a request without an Origin is accepted.
-- ``CREATOR_KPI_MAX_REQUEST_BYTES``: the largest request body in bytes, default 1048576 (1 MiB);
-  a larger body gets 413.
-
-The Host allow-list guards against DNS rebinding: a browser page on another site that points its
-own domain at this machine sends that domain as Host and is refused. On loopback binds the
-accepted names are ``127.0.0.1``, ``localhost`` and ``[::1]`` (any port); a specific bind address
-(such as ``10.0.0.5``) is added to them; behind a proxy or a DNS name, list the names clients use
-in ``CREATOR_KPI_ALLOWED_HOSTS``. Messages nested deeper than 64 levels are refused with a
-JSON-RPC error carrying their id (no tool argument needs more than a few levels); so are they
-over stdio by ``creator-kpi-mcp serve``. Over HTTP the tools read no files (a ``path`` argument is
-refused) unless the operator sets ``CREATOR_KPI_HTTP_FILES=1``; send creators inline instead.
-
-### Stateless mode and the experiment store
-
-``--stateless`` serves every request on its own, with no MCP session: no ``Mcp-Session-Id``, no
-server-to-client stream between requests. Any replica can then answer any request, so the server
-can run as several replicas behind a load balancer without sticky sessions. No tool needs a
-session: its answer depends only on its arguments and on the experiment store.
-
-The experiment store (the plans ``register_experiment`` writes, the outcomes ``record_outcome``
-adds, the evidence ``recommend`` reads) is one SQLite file, ``CREATOR_KPI_DB`` (default
-``experiments.sqlite3`` in the user's data directory). SQLite's locks are those of one machine,
-so the store serves one server process, or several processes on one host that share one local
-volume; never replicas on several machines writing over a network file system (NFS, SMB), where
-its locks are unreliable. Stateless replicas must therefore either share nothing (each its own
-``CREATOR_KPI_DB``: right only when the store is not used, since a plan registered on one replica
-is unknown to the others and ``recommend`` on each sees different evidence) or all run on one
-host and point at one store on one local volume. To scale across machines, route the three
-experiment tools to a single server and scale the read-only tools (scoring, diagnosis,
-recommendations without store evidence, test design and analysis) as replicas.
-
-Over stdio nothing changes: one client starts one server process.
+The settings, the token rules and what stateless mode means for the experiment store are
+documented in the README ("Serving over HTTP").
 """
 
 from __future__ import annotations
@@ -99,7 +44,14 @@ from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared._stream_protocols import ReadStream, WriteStream  # the types of Server.run
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_REQUEST, ErrorData, JSONRPCError, JSONRPCRequest, RequestId
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCRequest,
+    RequestId,
+)
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -603,6 +555,25 @@ def _too_deep_line(item: Exception) -> str | None:
     return None
 
 
+def _out_of_range_error(item: Exception) -> JSONRPCError | None:
+    """The error answering a request the SDK's stdio reader could not parse for a number out of
+    range (an integer of over 4300 digits), which it would otherwise drop unanswered."""
+    if not isinstance(item, ValidationError):
+        return None
+    for problem in item.errors(include_url=False):
+        line = problem.get("input")
+        if problem["type"] == "json_invalid" and "number out of range" in problem["msg"]:
+            request_id, method = _message_id(line) if isinstance(line, str) else (None, "")
+            if request_id is None:  # a notification, or no id to be found: nobody waits
+                return None
+            logger.info("refused a JSON-RPC message with a number out of range: method %s", method)
+            message = "Parse error: a number in the message is out of range (over 4300 digits)"
+            return JSONRPCError(
+                jsonrpc="2.0", id=request_id, error=ErrorData(code=PARSE_ERROR, message=message)
+            )
+    return None
+
+
 class _GuardedReadStream:
     """The SDK's stdio read stream, answering too-deep requests instead of passing them on.
 
@@ -630,7 +601,7 @@ class _GuardedReadStream:
         if isinstance(item, Exception):
             line = _too_deep_line(item)
             if line is None:
-                return None
+                return _out_of_range_error(item)
             request_id, method = _message_id(line)
         else:
             message = item.message
