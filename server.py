@@ -21,6 +21,7 @@ from tools import (
     recommend,
     score_cohort,
     score_creator,
+    scorecard,
 )
 from tools._config import ServerConfig
 from tools._edge import argument_guard
@@ -55,6 +56,7 @@ def build_tools(config: ServerConfig) -> list[Tool]:
         experiments.build_register(config),
         experiments.build_record(config),
         experiments.build_list(config),
+        scorecard.build(config),
     ]
 
 
@@ -69,6 +71,7 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         version=server_version(),
         tools=tools,
         middleware=[argument_guard({tool.name: tool for tool in tools})],
+        extensions=[scorecard.apps()],
     )
     register_resources(server)
     register_prompts(server)

@@ -30,7 +30,12 @@ async def test_the_server_lists_its_resources_and_the_weights_template() -> None
             item.uri_template
             for item in (await client.list_resource_templates()).resource_templates
         ]
-    assert resources == {"kpi://metrics", "kpi://interventions", "kpi://demo/creators"}
+    assert resources == {
+        "kpi://metrics",
+        "kpi://interventions",
+        "kpi://demo/creators",
+        "ui://creator-kpi/scorecard.html",
+    }
     assert templates == ["kpi://weights/{scheme}"]
 
 
