@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kpi_core import errors
 from kpi_core.batch import check_output_path, output_metadata, output_table, write_options
@@ -53,6 +53,7 @@ from kpi_core.ingest import is_per_video_export
 from kpi_core.stream import (
     EngineSummary,
     SummaryPart,
+    arrow_errors,
     check_rows,
     check_top_n,
     one_line,
@@ -76,12 +77,16 @@ __all__ = [
     "score_dataframe",
 ]
 
+_Result = TypeVar("_Result")
+
 #: The environment variable holding the scheduler address used when none is passed.
 SCHEDULER_ENV = "CREATOR_KPI_DASK_SCHEDULER"
 #: Rows per partition read from Parquet (whole row groups are grouped up to this).
 DEFAULT_PARTITION_ROWS = 250_000
 #: Seconds to wait for a scheduler before giving up.
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: glibc's mmap threshold in the local cluster's worker processes (see local_cluster).
+_MMAP = 64 * 2**20
 #: Seconds to wait, after a failure, for running partitions to finish writing.
 _STOP_TIMEOUT = 120.0
 
@@ -149,7 +154,7 @@ class _Piece:
 def _expand(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
     """The Parquet files of a path, a directory (its .parquet/.pq files), a glob or a list."""
     if isinstance(source, str | os.PathLike):
-        text = os.path.expanduser(os.fspath(source))
+        text = str(Path(source).expanduser())
         if os.path.isdir(text):
             found = [
                 str(path)
@@ -168,7 +173,7 @@ def _expand(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
                 "give a .parquet file, a directory of them or a glob such as data/*.parquet",
             )
         return found
-    files = [os.path.expanduser(os.fspath(item)) for item in source]
+    files = [str(Path(item).expanduser()) for item in source]
     if not files:
         raise InvalidValueError("source", "must name at least one Parquet file", "[]")
     return files
@@ -176,7 +181,6 @@ def _expand(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
 
 def _plan(files: list[str], partition_rows: int) -> tuple[list[_Piece], list[str], Any]:
     """Partitions of whole row groups, the columns to read, and the input's pyarrow schema."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     pieces: list[_Piece] = []
@@ -185,9 +189,9 @@ def _plan(files: list[str], partition_rows: int) -> tuple[list[_Piece], list[str
     first_row = 0
     for path in files:
         try:
-            metadata = pq.ParquetFile(path).metadata
-            file_schema = metadata.schema.to_arrow_schema()
-        except (OSError, pa.ArrowException) as error:
+            metadata: Any = pq.ParquetFile(path).metadata
+            file_schema: Any = metadata.schema.to_arrow_schema()
+        except arrow_errors() as error:
             raise InvalidValueError(
                 "source",
                 "has a file that could not be read as Parquet",
@@ -200,7 +204,7 @@ def _plan(files: list[str], partition_rows: int) -> tuple[list[_Piece], list[str
                 raise InvalidValueError(
                     "source",
                     "is a per-video export, which needs the whole input to aggregate per creator",
-                    path,
+                    os.path.basename(path),
                     "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
                 )
             columns = read_columns(names)
@@ -209,20 +213,25 @@ def _plan(files: list[str], partition_rows: int) -> tuple[list[_Piece], list[str
             raise InvalidValueError(
                 "source",
                 "has files with different metric columns",
-                path,
-                f"expected the columns of {files[0]}: {', '.join(columns) or 'none'}",
+                os.path.basename(path),
+                one_line(
+                    f"{path} differs from {files[0]}, whose columns are: "
+                    f"{', '.join(columns) or 'none'}",
+                    800,
+                ),
             )
         group: list[int] = []
         group_rows = 0
-        for number in range(metadata.num_row_groups):
-            rows = metadata.row_group(number).num_rows
+        row_groups = int(metadata.num_row_groups)
+        for number in range(row_groups):
+            rows = int(metadata.row_group(number).num_rows)
             if group and group_rows + rows > partition_rows:
                 pieces.append(_Piece(len(pieces), path, tuple(group), first_row, group_rows))
                 first_row += group_rows
                 group, group_rows = [], 0
             group.append(number)
             group_rows += rows
-        if group or metadata.num_row_groups == 0:
+        if group or row_groups == 0:
             pieces.append(_Piece(len(pieces), path, tuple(group), first_row, group_rows))
             first_row += group_rows
     assert columns is not None
@@ -234,11 +243,11 @@ def _read_piece(piece: _Piece, names: list[str]) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(piece.path)
-        table = parquet.read_row_groups(list(piece.row_groups), columns=names)
+        parquet: Any = pq.ParquetFile(piece.path)
+        table: Any = parquet.read_row_groups(list(piece.row_groups), columns=names)
     except Exception as error:
         raise _failure(piece.index, piece.label, error) from None
-    return table.to_pandas()
+    return cast("pd.DataFrame", table.to_pandas())
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,8 +285,8 @@ def _write_part(
     import pyarrow.parquet as pq
 
     try:
-        table = pa.Table.from_pandas(frame, schema=output_schema(), preserve_index=False)
-        table = table.replace_schema_metadata(metadata)
+        converted: Any = pa.Table.from_pandas(frame, schema=output_schema(), preserve_index=False)
+        table: Any = converted.replace_schema_metadata(metadata)
         with open(os.path.join(directory, f"part.{number:05d}.parquet"), "wb") as handle:
             pq.write_table(table, handle, **write_options())
             handle.flush()
@@ -307,11 +316,12 @@ def score_dataframe(
     current Dask scheduler). ``labels`` name the partitions in errors (default ``partition N``).
     """
     scheme = resolve_weighting(weighting)
-    count = int(frame.npartitions)
+    collection: Any = frame  # dask is only partly typed
+    count = int(collection.npartitions)
     if first_rows is None:
-        lengths = [int(length) for length in frame.map_partitions(len).compute()]
+        lengths = [int(length) for length in collection.map_partitions(len).compute()]
         first_rows = [0, *itertools.accumulate(lengths)][:-1]
-    return frame.map_partitions(
+    return collection.map_partitions(
         _score_partition,
         scheme,
         currency,
@@ -341,17 +351,24 @@ def local_cluster(n_workers: int | None = None, *, processes: bool = True) -> Lo
     Use it as a context manager (it closes its workers). The scheduler's own small HTTP endpoint
     (health and metrics) listens on a free loopback port instead of 8787, so a second cluster on
     the machine neither collides nor warns.
+
+    Worker processes get ``MALLOC_MMAP_THRESHOLD_`` of 64 MiB. Distributed sets
+    ``MALLOC_TRIM_THRESHOLD_``, which also freezes glibc's mmap threshold at 128 KiB, so every
+    temporary array of a partition (a few MB each) would be mapped and page-faulted afresh: about
+    10x the page faults and a fifth more CPU for the kernel's column arithmetic.
     """
+    import dask.config
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=n_workers or _cores(),
-        threads_per_worker=1,
-        processes=processes,
-        # typed str, but None is distributed's documented way to turn the dashboard off
-        dashboard_address=None,  # pyright: ignore[reportArgumentType]
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-    )
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": _MMAP}):
+        return LocalCluster(
+            n_workers=n_workers or _cores(),
+            threads_per_worker=1,
+            processes=processes,
+            # typed str, but None is distributed's documented way to turn the dashboard off
+            dashboard_address=None,  # pyright: ignore[reportArgumentType]
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )
 
 
 @contextlib.contextmanager
@@ -429,20 +446,20 @@ def _partition_error(failure: PartitionFailure) -> KpiError:
 
 def _collect(
     client: Client,
-    futures: list[Future[SummaryPart]],
+    futures: Sequence[Future[_Result]],
     labels: Sequence[str],
-    rows: Sequence[int],
     address: str,
-    progress: Progress | None,
-) -> list[SummaryPart]:
-    """Every partition's summary, in partition order; a failure names its partition."""
+    on_done: Callable[[int], None] | None = None,
+) -> list[_Result]:
+    """Every partition's result, in partition order; a failure names its partition.
+
+    ``on_done(number)`` is called as each partition finishes (in the order they finish).
+    """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     position = {future.key: i for i, future in enumerate(futures)}
-    results: list[SummaryPart | None] = [None] * len(futures)
-    total = float(sum(rows))
-    done = 0
+    results: dict[int, _Result] = {}
     try:
         for future in as_completed(futures, loop=client.loop):
             number = position[future.key]
@@ -465,22 +482,21 @@ def _collect(
                     address,
                     f"partition {number} ({labels[number]}) was running; {_describe(error)}",
                 ) from error
-            done += rows[number]
-            if progress is not None:
-                progress(float(done), total)
+            if on_done is not None:
+                on_done(number)
     finally:
         _stop(client, [future for future in futures if not future.done()])
-    return [part for part in results if part is not None]
+    return [results[number] for number in range(len(futures))]
 
 
-def _stop(client: Client, pending: list[Future[SummaryPart]]) -> None:
+def _stop(client: Client, pending: Sequence[Future[Any]]) -> None:
     """Cancel what has not started and let what is running finish, so that no worker writes
     into the temporary directory after it is removed (cancelling does not stop a running task)."""
     if not pending:
         return
     # Cleanup after a failure must not hide that failure, whatever state the cluster is in
     # (the scheduler may be gone); each step is therefore allowed to fail on its own.
-    running: list[Future[SummaryPart]] = []
+    running: list[Future[Any]] = []
     with contextlib.suppress(Exception):
         assigned = cast("dict[str, list[object]]", client.processing())
         processing = {key for keys in assigned.values() for key in keys}
@@ -541,6 +557,13 @@ def score_dask(
         inputs = source
         input_meta = cast("pd.DataFrame", source._meta)  # pyright: ignore[reportPrivateUsage]
         input_format = "dask"
+        if is_per_video_export([str(name) for name in input_meta.columns]):
+            raise InvalidValueError(
+                "source",
+                "is a per-video export, which needs the whole input to aggregate per creator",
+                "a Dask DataFrame",
+                "aggregate it per creator first (kpi_core.ingest.aggregate_videos)",
+            )
     else:
         pieces, columns, schema = _plan(_expand(source), partition_rows)
         input_meta = cast("pd.DataFrame", schema.empty_table().select(columns).to_pandas())
@@ -562,10 +585,10 @@ def score_dask(
             rows = [piece.rows for piece in pieces]
             labels = [piece.label for piece in pieces]
         else:
-            counting = cast("Future[list[int]]", client.compute(inputs.map_partitions(len)))
-            lengths = counting.result()
-            rows = [int(length) for length in lengths]
-            labels = [f"partition {i}" for i in range(len(rows))]
+            labels = [f"partition {i}" for i in range(int(inputs.npartitions))]
+            counting = [delayed(len)(part) for part in inputs.to_delayed()]
+            counts = cast("list[Future[int]]", client.compute(counting))
+            rows = [int(count) for count in _collect(client, counts, labels, address)]
         first_rows = [0, *itertools.accumulate(rows)][:-1]
         scored = score_dataframe(
             inputs,
@@ -591,7 +614,16 @@ def score_dask(
                 for number, part in enumerate(scored.to_delayed())
             ]
             futures = cast("list[Future[SummaryPart]]", client.compute(tasks))
-            parts = _collect(client, futures, labels, rows, address, progress)
+            done = 0
+            total = float(sum(rows))
+
+            def report(number: int) -> None:
+                nonlocal done
+                done += rows[number]
+                if progress is not None:
+                    progress(float(done), total)
+
+            parts = _collect(client, futures, labels, address, report)
 
     totals = SummaryPart(top_n=top_n)
     for part in parts:

@@ -70,6 +70,7 @@ __all__ = [
     "EngineSummary",
     "RejectedExample",
     "SummaryPart",
+    "arrow_errors",
     "check_rows",
     "check_top_n",
     "one_line",
@@ -424,6 +425,14 @@ def one_line(text: str, limit: int = _ECHO_ERROR) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def arrow_errors() -> tuple[type[Exception], ...]:
+    """What pyarrow raises for a file it cannot read (``OSError`` and ``ArrowException``)."""
+    import pyarrow as pa
+
+    arrow_exception: type[Exception] = pa.ArrowException
+    return (OSError, arrow_exception)
+
+
 def _reader_error(error: BaseException) -> str:
     return one_line(f"{type(error).__name__}: {error}")
 
@@ -451,7 +460,6 @@ def score_parquet(
     existing directory, or a bad argument; bad rows do not raise. On any failure ``dst`` is left
     as it was.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     target = check_output_path(dst)
@@ -463,8 +471,8 @@ def score_parquet(
     try:
         # pre_buffer (pyarrow's default) caches every row group it has read until the file is
         # closed, so memory would grow with the file; a buffered stream reads pages as needed.
-        parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
-    except (OSError, pa.ArrowException) as error:
+        parquet: Any = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
+    except arrow_errors() as error:
         raise InvalidValueError(
             "src", "could not be read as Parquet", source.name, f"{shown}: {_reader_error(error)}"
         ) from error
@@ -473,11 +481,11 @@ def score_parquet(
         raise InvalidValueError(
             "src",
             "is a per-video export, which needs the whole file to aggregate per creator",
-            shown,
+            source.name,
             "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
         )
     columns = read_columns(names)
-    total = parquet.metadata.num_rows
+    total = int(parquet.metadata.num_rows)
     totals = SummaryPart(top_n=top_n)
     call_currency = currency or load_catalogue().default_currency
     with replacing_file(target) as handle:
@@ -518,14 +526,12 @@ def _batches(
     parquet: Any, columns: list[str], batch_rows: int, name: str, shown: str
 ) -> Iterator[Any]:
     """The file's record batches; a read failure names the file and the rows being read."""
-    import pyarrow as pa
-
     batches = parquet.iter_batches(batch_size=batch_rows, columns=columns)
     done = 0
     while True:
         try:
             batch = next(batches, None)
-        except (OSError, pa.ArrowException) as error:
+        except arrow_errors() as error:
             raise InvalidValueError(
                 "src",
                 "could not be read as Parquet",
