@@ -264,8 +264,9 @@ class _Reporter:
 def _echo_id(value: object) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    text = value if isinstance(value, str) else str(value)
-    text = text.replace("\n", " ").replace("\r", " ")
+    if not isinstance(value, str):  # truncate(): str() refuses an int of over 4300 digits
+        return truncate(value, ECHO_ID_CHARS)
+    text = value.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= ECHO_ID_CHARS else text[: ECHO_ID_CHARS - 3] + "..."
 
 

@@ -40,7 +40,10 @@ def truncate(value: object, limit: int = MAX_ECHO) -> str:
         # JSON integers have no size limit, and str() refuses one of over 4300 digits.
         digits = int(value.bit_length() * math.log10(2)) + 1
         return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
-    text = repr(value) if isinstance(value, str) else str(value)
+    try:
+        text = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:  # a list or object holding such an integer
+        text = f"a {type(value).__name__} holding an integer of over 4300 digits"
     text = text.replace("\n", " ").replace("\r", " ")
     if len(text) > limit:
         return text[: limit - 3] + "..."

@@ -50,11 +50,14 @@ _DISAGREE_ABS = 1e-12
 
 
 def _ratio(numerator: FloatArray, denominator: FloatArray, scale: float = 1.0) -> FloatArray:
-    """numerator / denominator * scale, NaN where the denominator is 0 or missing."""
+    """numerator / denominator * scale, NaN where the denominator is 0 or missing, or so close
+    to 0 that the quotient overflows (no ratio is then known)."""
     out = np.full(np.shape(numerator), np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    if scale != 1.0:
-        out *= scale
+    with np.errstate(over="ignore"):
+        np.divide(numerator, denominator, out=out, where=denominator > 0)
+        if scale != 1.0:
+            out *= scale
+    out[np.isinf(out)] = np.nan
     return out
 
 

@@ -61,11 +61,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Self, cast
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.abtest import (
+    MAX_MAGNITUDE,
     AbTestAnalysis,
     AbTestDesign,
     MdeType,
@@ -189,8 +190,10 @@ class ExperimentPlan(BaseModel):
     sides: Literal[1, 2] = 2
     arm_names: list[str] | None = Field(default=None, min_length=2, max_length=20)
     allocation: list[float] = Field(min_length=2, max_length=20)
-    n_per_arm: list[int] = Field(min_length=2, max_length=20)
-    duration_days: int | None = Field(default=None, ge=1)
+    # bounded like every number of the experiment maths (and so that no JSON integer too long
+    # to print is stored)
+    n_per_arm: list[Annotated[int, Field(le=MAX_MAGNITUDE)]] = Field(min_length=2, max_length=20)
+    duration_days: int | None = Field(default=None, ge=1, le=MAX_MAGNITUDE)
     primary_metric: str | None = Field(default=None, max_length=64)
     guardrails: list[str] = Field(default_factory=list[str], max_length=20)
 

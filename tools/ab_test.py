@@ -150,7 +150,11 @@ def build_analyze(config: ServerConfig) -> Tool:
         ],
         correction: Annotated[Literal["holm", "bonferroni", "none"], SkipValidation] = "holm",
         planned_allocation: Annotated[list[float] | None, SkipValidation] = None,
-        planned_n_per_arm: Annotated[int | None, SkipValidation] = None,
+        planned_n_per_arm: Annotated[
+            int | list[int] | None,
+            SkipValidation,
+            Field(description="The design's n_per_arm: one count for every arm, or one per arm."),
+        ] = None,
         alpha: Annotated[float, SkipValidation] = 0.05,
     ) -> Annotated[CallToolResult, AbTestAnalysis]:
         def body(_: CallControl) -> CallToolResult:
