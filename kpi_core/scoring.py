@@ -9,15 +9,21 @@ columns of a DataFrame and hands them over as they are. pandas is imported only 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
-from kpi_core.errors import InvalidValueError, KpiError, Problem
-from kpi_core.kernel import KernelOutput, score_arrays
+from kpi_core.errors import InvalidValueError, Problem
+from kpi_core.kernel import (
+    DERIVATIONS,
+    REFERENCE_LOG10_FOLLOWERS,
+    KernelOutput,
+    score_arrays,
+)
 from kpi_core.metrics import MONEY_FIELDS, CreatorMetrics, bad_rows, parse_metrics, violation
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 from prompts import render
@@ -155,7 +161,9 @@ def _warnings(
         if abs(total - 1.0) > RATIO_SUM_TOLERANCE:
             found.append(_warning("ratios_sum", "likes_ratio", total=total))
     if out.size_assumed is not None and out.size_assumed[0]:
-        found.append(_warning("size_assumed", "follower_count", followers=10**4.65))
+        found.append(
+            _warning("size_assumed", "follower_count", followers=10**REFERENCE_LOG10_FOLLOWERS)
+        )
     missing = [kpi for k, kpi in enumerate(KPI_IDS) if math.isnan(out.kpi_scores[0, k])]
     if missing:
         found.append(
@@ -177,8 +185,6 @@ def _warnings(
 
 
 def _recompute(out: KernelOutput, name: str) -> float:
-    from kpi_core.kernel import DERIVATIONS
-
     return float(DERIVATIONS[name](out.values)[0])
 
 
@@ -199,17 +205,17 @@ def score(
     """
     catalogue = load_catalogue()
     scheme = resolve_weighting(weighting)
-    raw_currency = metrics.currency if isinstance(metrics, CreatorMetrics) else None
-    if isinstance(metrics, Mapping):
+    record_currency: object = None
+    if isinstance(metrics, CreatorMetrics):
+        record_currency = metrics.currency
+    elif isinstance(metrics, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] - JSON may send a list
         record_currency = metrics.get("currency")
-        raw_currency = record_currency if isinstance(record_currency, str) else None
+    raw_currency = record_currency if isinstance(record_currency, str) else None
     call_currency = currency or raw_currency or catalogue.default_currency
     parsed = parse_metrics(metrics, fx_to_default=fx_to_default, currency=currency)
     numeric = parsed.numeric()
     scored_inputs = [
-        name
-        for name in numeric
-        if catalogue.metrics[name].scored or name in _derivation_inputs(catalogue)
+        name for name in numeric if catalogue.metrics[name].scored or name in _derivation_inputs()
     ]
     if not scored_inputs:
         raise InvalidValueError(
@@ -237,8 +243,11 @@ def score(
     )
 
 
-def _derivation_inputs(catalogue: Catalogue) -> set[str]:
-    return {item for derivation in catalogue.derivations.values() for item in derivation.inputs}
+@cache
+def _derivation_inputs() -> frozenset[str]:
+    """Metrics that feed no KPI themselves but derive one that does (computed once)."""
+    derivations = load_catalogue().derivations.values()
+    return frozenset(item for derivation in derivations for item in derivation.inputs)
 
 
 def _single_result(
@@ -470,13 +479,3 @@ def score_frame(
         assert isinstance(overall, np.ndarray)
         overall[rejected_rows] = np.nan
     return pd.DataFrame(data, index=frame.index, copy=False)
-
-
-def first_problem(error: KpiError) -> Problem:
-    """The leading problem of an error (for callers that report one)."""
-    return error.problems[0]
-
-
-def weight_vector(weighting: WeightingArg) -> Sequence[float]:
-    """The 13 weights of a scheme, in ``KPI_IDS`` order."""
-    return [float(w) for w in resolve_weighting(weighting).vector]
