@@ -26,10 +26,12 @@ import httpx2
 import pytest
 import uvicorn
 from mcp import Client, MCPError
+from mcp.client.context import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
-from mcp.types import INVALID_REQUEST, CallToolResult, TextContent
+from mcp.types import INVALID_REQUEST, CallToolResult, ListRootsResult, Root, TextContent
+from pydantic import FileUrl
 from starlette.types import ASGIApp
 
 from kpi_core import load_catalogue, score
@@ -612,3 +614,38 @@ async def test_a_call_past_the_time_limit_is_stopped_with_a_clear_error_over_htt
     assert result.is_error
     assert text_of(result).startswith("stall was stopped: it ran longer than the 0.3 s limit")
     assert not after.is_error
+
+
+async def test_client_roots_never_widen_file_access_over_http(tmp_path: Path) -> None:
+    """A client answering roots/list with file:/// reads nothing outside the operator's folder.
+
+    Over HTTP a root describes the client's machine, so only the operator's directories count;
+    a path outside them is refused with the same words whether it exists or not.
+    """
+    allowed, secret = tmp_path / "allowed", tmp_path / "secret"
+    allowed.mkdir()
+    secret.mkdir()
+    (allowed / "cohort.csv").write_text("creator_id,gmv\nmine,5000\n")
+    (secret / "secret.csv").write_text("creator_id,gmv\nsecret_row,99999\n")
+    config = ServerConfig(allowed_dirs=(str(allowed),), transport="http", http_files=True)
+    asked: list[str] = []
+
+    async def everything(context: ClientRequestContext) -> ListRootsResult:
+        asked.append("roots")
+        return ListRootsResult(roots=[Root(uri=FileUrl("file:///"), name="everything")])
+
+    with serve_in_thread(build_http_app(build_server(config), HttpConfig())) as base:
+        async with Client(f"{base}/mcp", list_roots_callback=everything) as client:
+            with anyio.fail_after(WAIT_S):
+                inside = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+                existing = await client.call_tool(
+                    "score_cohort", {"path": str(secret / "secret.csv")}
+                )
+                absent = await client.call_tool("score_cohort", {"path": str(secret / "none.csv")})
+    assert not inside.is_error, text_of(inside)
+    assert existing.is_error
+    assert absent.is_error
+    assert "secret_row" not in text_of(existing)
+    rule = "path must be inside an allowed directory"
+    assert rule in text_of(existing)
+    assert rule in text_of(absent)

@@ -1,8 +1,10 @@
 """Which directories a tool call may read: the operator's list plus the client's MCP roots.
 
 Roots are asked of the client only when a call names a `path` and the client declared the roots
-capability, so clients without roots keep working. Over HTTP, file access is off unless the
-operator enabled it, whatever the client claims.
+capability, so clients without roots keep working. Roots count over stdio only: there the client
+runs on the user's machine and its roots name the user's folders. Over HTTP a root describes the
+*client's* machine, not the server's, so it never widens access: only the operator's directories
+count, and file access is off unless the operator enabled it, whatever the client claims.
 """
 
 from pathlib import Path
@@ -52,5 +54,6 @@ def file_access(config: ServerConfig, roots: ListRootsResult) -> FileAccess:
             "",
             f"send the creators inline, or have the operator set {ENV_HTTP_FILES}=1",
         )
-    dirs = [*config.allowed_dirs, *_root_dirs(roots)]
+    client_dirs = _root_dirs(roots) if config.transport == "stdio" else []
+    dirs = [*config.allowed_dirs, *client_dirs]
     return FileAccess.from_dirs(dirs, how_to_configure=HOW_TO_ALLOW_FILES)
