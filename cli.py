@@ -125,26 +125,9 @@ def _serve(
     transport: str, host: str, port: int, *, stateless: bool, allow_dirs: Sequence[str] = ()
 ) -> int:
     """The `serve` subcommand; a refused configuration exits with status 2 and says why."""
-    import dataclasses
+    import server
 
-    from kpi_core.errors import KpiError
-    from tools import http
-    from tools._config import ServerConfig
-
-    try:
-        config = ServerConfig.from_env()
-        if allow_dirs:
-            config = dataclasses.replace(
-                config, allowed_dirs=(*config.allowed_dirs, *map(str, allow_dirs))
-            )
-        if transport == "http":
-            http.serve_http(config, host=host, port=port, stateless=stateless)
-        else:
-            http.serve_stdio(config)
-    except KpiError as error:
-        sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
-        return 2
-    return 0
+    return server.serve(transport, host, port, stateless=stateless, allow_dirs=allow_dirs)
 
 
 class ProgressBar:
@@ -327,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stateless=args.stateless,
             allow_dirs=args.allow_dir,
         )
-    return _serve("stdio", "", 0, stateless=False)  # no subcommand: what MCP clients start
+    # No subcommand: what MCP clients start.
+    return _serve("stdio", "127.0.0.1", 8000, stateless=False)
 
 
 if __name__ == "__main__":

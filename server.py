@@ -1,12 +1,17 @@
-"""The creator-KPI MCP server: `build_server()` builds it, `main()` serves it over stdio.
+"""The creator-KPI MCP server: `build_server()` builds it, `serve()` runs it on a transport.
 
     python server.py                 # stdio (what Claude Desktop and Claude Code start)
     creator-kpi-mcp serve            # the same, through the console script
 
+This is the entry: it reads the configuration, builds the server and hands it to a transport
+(`transport.stdio` or `transport.http`), which never imports this module back.
 Nothing here writes to stdout: over stdio, stdout is the transport. Logs go to stderr.
 """
 
+import dataclasses
 import logging
+import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from mcp.server import MCPServer
@@ -27,7 +32,7 @@ from tools._config import ServerConfig
 from tools._edge import argument_guard
 from tools.resources import register_resources
 
-__all__ = ["build_server", "main", "server_version"]
+__all__ = ["build_server", "main", "serve", "server_version"]
 
 logger = logging.getLogger("creator_kpi")
 
@@ -78,12 +83,60 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
     return server
 
 
-def main() -> None:
-    """Serve over stdio, with the guard that answers over-deep messages (see tools/http.py)."""
-    from tools.http import serve_stdio
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
-    serve_stdio()
+
+def serve(
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    stateless: bool = False,
+    allow_dirs: Sequence[str] = (),
+) -> int:
+    """Serve until the client goes (stdio) or the process is interrupted (HTTP).
+
+    Returns the exit status: 2, with one line on stderr saying why, when the configuration is
+    refused (a malformed setting, a non-loopback bind without a token); nothing starts then.
+    """
+    from kpi_core.errors import KpiError
+
+    _configure_logging()
+    try:
+        config = ServerConfig.from_env()
+        if allow_dirs:
+            config = dataclasses.replace(
+                config, allowed_dirs=(*config.allowed_dirs, *map(str, allow_dirs))
+            )
+        http = None
+        if transport == "http":
+            from transport.http import HttpConfig
+
+            http = HttpConfig.from_env(host, port, stateless=stateless)
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
+        return 2
+    if http is not None:
+        from transport.http import serve_http
+
+        # Over HTTP the tools read no files unless the operator allows it (tools/_config.py).
+        serve_http(build_server(dataclasses.replace(config, transport="http")), http)
+    else:
+        from transport.stdio import serve_stdio
+
+        serve_stdio(build_server(config))
+    return 0
+
+
+def main() -> int:
+    """Serve over stdio, with the guard that answers over-deep messages (transport/stdio.py)."""
+    return serve("stdio")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

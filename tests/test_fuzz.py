@@ -48,7 +48,7 @@ from tests.fuzz_cases import (
     targets,
     valid_case,
 )
-from tools.http import MAX_JSON_DEPTH
+from transport._json import MAX_JSON_DEPTH
 
 #: Seconds a call may take before it counts as unanswered (the server's own limit is 120 s).
 CALL_TIMEOUT = 30.0
@@ -336,7 +336,7 @@ async def test_over_stdio_a_message_too_deep_or_too_long_to_parse_gets_an_error_
 
     Two kinds of message fail there before any server code runs: one nested deeper than about
     200 levels, and one holding an integer of more than 4300 digits (Python's limit on reading
-    an int from text). The server's stdio guard (tools/http.py) answers both with a JSON-RPC
+    an int from text). The server's stdio guard (transport/stdio.py) answers both with a JSON-RPC
     error carrying the request's id, and refuses any message nested deeper than its own limit
     (64 levels, envelope included) the same way; the next call is served as usual.
     """

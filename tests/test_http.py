@@ -41,7 +41,8 @@ from server import build_server, server_version
 from tests.conftest import ROOT, server_parameters
 from tools._config import ServerConfig
 from tools._edge import CallControl, run_tool
-from tools.http import HttpConfig, _message_id, build_http_app, json_depth
+from transport._json import json_depth, message_id
+from transport.http import HttpConfig, build_http_app
 
 pytestmark = pytest.mark.anyio
 
@@ -552,9 +553,9 @@ def test_json_depth_counts_brackets_outside_strings_and_escapes(text: str, depth
 def test_the_id_of_a_too_deep_message_is_read_from_its_top_level_only() -> None:
     deep = "[" * 5000 + "]" * 5000
     text = f'{{"params": {{"a": [{deep}, "}}"]}}, "id": "a\\"b{{", "method": "tools/call"}}'
-    assert _message_id(text) == ('a"b{', "tools/call")
-    assert _message_id('{"id": true, "params": ' + deep + "}") == (None, "")
-    assert _message_id("[" + deep + "]") == (None, "")
+    assert message_id(text) == ('a"b{', "tools/call")
+    assert message_id('{"id": true, "params": ' + deep + "}") == (None, "")
+    assert message_id("[" + deep + "]") == (None, "")
 
 
 # --- one slow call stalls nothing else ---------------------------------------------------------

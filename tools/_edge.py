@@ -12,7 +12,8 @@ Two doors lead into a tool, and both are guarded here:
   is logged with its traceback (to stderr) and becomes an ``isError`` result that says an internal
   error happened, so no call ever returns the SDK's bare prefix with the reason lost. A cancelled
   or timed-out call sets the body's stop flag, which long computations check at each progress
-  report, so abandoned work ends promptly instead of burning a core.
+  report, so abandoned work ends promptly instead of burning a core; a cancelled call is logged
+  as cancelled (the SDK sends no answer to a request its client cancelled).
 
 Both log the tool name, the outcome and the fields at fault, never the payload.
 """
@@ -105,6 +106,11 @@ def _internal_error(tool: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
+def _cancelled(tool: str) -> CallToolResult:
+    text = f"{tool} was cancelled before it finished; nothing was computed for this call."
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
 async def run_tool(
     tool: str,
     body: Callable[[CallControl], CallToolResult],
@@ -129,11 +135,13 @@ async def run_tool(
     except KpiError as error:
         logger.info("tool %s refused: fields %s", tool, list(error.fields)[:8])
         return error_result(tool, error.problems)
-    except (
-        CallStoppedError
-    ):  # only after the stop flag is set, that is cancelled: nobody is waiting
-        logger.info("tool %s stopped after its call ended", tool)
-        return _internal_error(tool)
+    except anyio.get_cancelled_exc_class():  # notifications/cancelled, or the client went away
+        control.stop.set()
+        logger.info("tool %s cancelled by the client", tool)
+        raise
+    except CallStoppedError:  # the stop flag was set while the body ran: the call was cancelled
+        logger.info("tool %s cancelled by the client", tool)
+        return _cancelled(tool)
     except Exception:  # the edge: log the traceback, tell the caller it was not their input
         logger.exception("tool %s failed with an internal error", tool)
         return _internal_error(tool)

@@ -1,9 +1,9 @@
-"""Serving the creator-KPI server over streamable HTTP, safely.
+"""Serving a built server over streamable HTTP, safely.
 
 `build_http_app(server, http)` wraps a built server's streamable HTTP app (MCP at ``/mcp``) in
-one ASGI guard; `serve_http(...)` runs it under uvicorn with logs on stderr;
+one ASGI guard; `serve_http(server, http)` runs it under uvicorn with logs on stderr;
 `HttpConfig.from_env(...)` reads and checks the settings, and refuses an unsafe bind before
-anything starts. `serve_stdio(...)` is the stdio entry point with the same deep-nesting guard.
+anything starts.
 
 Every request to ``/mcp`` (and to any path other than ``/health``) passes, in order:
 
@@ -12,8 +12,7 @@ Every request to ``/mcp`` (and to any path other than ``/health``) passes, in or
    constant time); it is required on any bind other than loopback;
 3. the request body limit (413 beyond it, judged on Content-Length and on the bytes received);
 4. the nesting limit: a JSON-RPC message nested deeper than `MAX_JSON_DEPTH` levels is answered
-   with a JSON-RPC error carrying its id (HTTP 400) instead of being handed to the SDK, which in
-   mcp 2.3.0 drops such a message unanswered over stdio and answers it without its id over HTTP.
+   with a JSON-RPC error carrying its id (HTTP 400) instead of being handed to the SDK.
 
 The settings, the token rules and what stateless mode means for the experiment store are
 documented in the README ("Serving over HTTP").
@@ -27,56 +26,34 @@ import ipaddress
 import json
 import logging
 import os
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self, cast
+from typing import Final
 
 import anyio
 import anyio.to_thread
-import numpy as np
-import numpy.typing as npt
-import pydantic_core
 from mcp.server import MCPServer
-from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp.shared._stream_protocols import ReadStream, WriteStream  # the types of Server.run
-from mcp.shared.message import SessionMessage
-from mcp.types import (
-    INVALID_REQUEST,
-    PARSE_ERROR,
-    ErrorData,
-    JSONRPCError,
-    JSONRPCRequest,
-    RequestId,
-)
-from pydantic import ValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kpi_core import load_catalogue
-from kpi_core.errors import InvalidValueError, Problem, truncate
-from tools._config import ServerConfig
+from kpi_core.errors import InvalidValueError, Problem
+from transport._json import MAX_JSON_DEPTH, deeper_than, error_body, message_id, too_deep_error
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_PORT",
     "HEALTH_PATH",
-    "MAX_JSON_DEPTH",
     "MCP_PATH",
     "HttpConfig",
     "build_http_app",
     "is_loopback",
-    "json_depth",
-    "run_stdio_guarded",
     "serve_http",
-    "serve_stdio",
-    "too_deep_error",
 ]
 
 logger = logging.getLogger("creator_kpi.http")
@@ -92,10 +69,6 @@ DEFAULT_PORT: Final = 8000
 DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
 MCP_PATH: Final = "/mcp"
 HEALTH_PATH: Final = "/health"
-#: Deepest JSON-RPC message accepted (the message object itself is level 1; a tool call's
-#: arguments sit at level 3 and a metric value at level 5). The SDK's own parser gives up
-#: at about 200 levels, and not every transport answers then.
-MAX_JSON_DEPTH: Final = 64
 MIN_TOKEN_LENGTH: Final = 16
 
 _LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
@@ -248,102 +221,7 @@ class HttpConfig:
         )
 
 
-# --- the nesting guard (both transports) -------------------------------------------------------
-
-_QUOTE, _BACKSLASH = ord('"'), ord("\\")
-_OPEN_BRACE, _OPEN_BRACKET, _CLOSE_BRACE, _CLOSE_BRACKET = (ord(c) for c in "{[}]")
-
-IntArray = npt.NDArray[np.int32]
-
-
-def _nesting(data: bytes) -> tuple[npt.NDArray[np.int8], IntArray]:
-    """Per byte of a JSON text: its bracket step (+1, -1, or 0 inside strings and elsewhere)
-    and the depth after it. Vectorised: a 1 MiB body costs milliseconds however it nests."""
-    plain = np.frombuffer(data, dtype=np.uint8)
-    quote = plain == _QUOTE
-    if _BACKSLASH in plain:  # a quote is escaped when an odd run of backslashes precedes it
-        position = np.arange(len(plain), dtype=np.int32)
-        last_plain = np.maximum.accumulate(np.where(plain == _BACKSLASH, -1, position))
-        run = np.zeros(len(plain), dtype=np.int32)
-        run[1:] = position[:-1] - last_plain[:-1]
-        quote &= run % 2 == 0
-    # Inside a string: after an odd number of quotes (an opening quote counts as inside).
-    inside = np.bitwise_xor.accumulate(quote.view(np.uint8)).view(np.bool_)
-    opens = ((plain == _OPEN_BRACE) | (plain == _OPEN_BRACKET)) & ~inside
-    closes = ((plain == _CLOSE_BRACE) | (plain == _CLOSE_BRACKET)) & ~inside
-    step = opens.view(np.int8) - closes.view(np.int8)
-    return step, np.cumsum(step, dtype=np.int32)
-
-
-def json_depth(text: str | bytes) -> int:
-    """The nesting depth of a JSON text (a scalar is 0, ``{}`` is 1), without parsing it."""
-    data = text.encode() if isinstance(text, str) else text
-    if data.count(b"{") + data.count(b"[") == 0:
-        return 0
-    return int(_nesting(data)[1].max())
-
-
-def _top_level(data: bytes) -> object:
-    """The message with every member's content below the first level emptied (``{}``, ``[]``)."""
-    step, after = _nesting(data)
-    before = after - step
-    keep = (
-        ((before <= 1) & (after <= 1))
-        | ((step == 1) & (after == 2))  # the opening bracket of a member's value
-        | ((step == -1) & (before == 2))  # and its closing one
-    )
-    try:
-        return json.loads(np.frombuffer(data, dtype=np.uint8)[keep].tobytes())
-    except ValueError:  # not JSON at all, or not even its top level
-        return None
-
-
-def _message_id(text: str | bytes) -> tuple[RequestId | None, str]:
-    """The id and method of a JSON-RPC message too deep to parse whole (None, "" if unknown)."""
-    message = _top_level(text.encode() if isinstance(text, str) else text)
-    if not isinstance(message, dict):
-        return None, ""
-    fields = cast("dict[str, object]", message)
-    request_id = fields.get("id")
-    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
-        request_id = None
-    method = fields.get("method")
-    return request_id, (method if isinstance(method, str) else "")
-
-
-def _deeper_than(data: bytes, limit: int) -> bool:
-    # Fast path: no more opening brackets than the limit cannot nest deeper than it.
-    if data.count(b"{") + data.count(b"[") <= limit:
-        return False
-    return json_depth(data) > limit
-
-
-def too_deep_error(
-    request_id: RequestId | None, method: str, limit: int = MAX_JSON_DEPTH
-) -> JSONRPCError:
-    """The JSON-RPC error answering a message nested deeper than `limit` levels, with its id."""
-    logger.info(
-        "refused a JSON-RPC message nested deeper than %d levels: method %s, id %s",
-        limit,
-        truncate(method) if method else "unknown",
-        truncate(request_id),
-    )
-    message = (
-        f"Invalid Request: the message is nested deeper than {limit} levels, the most this "
-        "server accepts; send tool arguments as flat objects (no tool needs deep nesting)"
-    )
-    return JSONRPCError(
-        jsonrpc="2.0", id=request_id, error=ErrorData(code=INVALID_REQUEST, message=message)
-    )
-
-
 # --- the HTTP guard ----------------------------------------------------------------------------
-
-
-def _error_body(error: JSONRPCError) -> bytes:
-    body = error.model_dump(mode="json", by_alias=True, exclude_none=True)
-    body["id"] = error.id  # JSON-RPC wants "id": null on the wire when it is unknown
-    return json.dumps(body, separators=(",", ":")).encode()
 
 
 class _Guard:
@@ -379,9 +257,9 @@ class _Guard:
         if body is None:
             return
         if await self._too_deep(body):
-            request_id, method = await anyio.to_thread.run_sync(_message_id, body)
+            request_id, method = await anyio.to_thread.run_sync(message_id, body)
             error = too_deep_error(request_id, method, self._http.max_json_depth)
-            response = Response(_error_body(error), 400, media_type="application/json")
+            response = Response(error_body(error), 400, media_type="application/json")
             await response(scope, receive, send)
             return
         await self._mcp_app(scope, _replay(body, receive), send)
@@ -443,8 +321,8 @@ class _Guard:
     async def _too_deep(self, body: bytes) -> bool:
         limit = self._http.max_json_depth
         if len(body) < 64 * 1024:  # a small body is checked faster than a thread hop
-            return _deeper_than(body, limit)
-        return await anyio.to_thread.run_sync(_deeper_than, body, limit)
+            return deeper_than(body, limit)
+        return await anyio.to_thread.run_sync(deeper_than, body, limit)
 
 
 def _digest(token: str) -> bytes:
@@ -477,7 +355,7 @@ def _health_document(server: MCPServer, http: HttpConfig) -> dict[str, object]:
 def build_http_app(server: MCPServer, http: HttpConfig | None = None) -> ASGIApp:
     """The ASGI app serving `server` at ``/mcp`` behind the guard, with ``/health`` beside it.
 
-    Build `server` with ``ServerConfig(transport="http")`` (as `serve_http` does), so that its
+    Build `server` with ``ServerConfig(transport="http")`` (as the entry does), so that its
     tools apply the HTTP file-access policy.
     """
     settings = http or HttpConfig()
@@ -493,37 +371,15 @@ def build_http_app(server: MCPServer, http: HttpConfig | None = None) -> ASGIApp
     return _Guard(mcp_app, settings, health)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def serve_http(server: MCPServer, http: HttpConfig) -> None:
+    """Serve `server` over streamable HTTP until interrupted; nothing is written to stdout.
 
-
-def serve_http(
-    config: ServerConfig | None = None,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    *,
-    stateless: bool = False,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Serve over streamable HTTP until interrupted; logs go to stderr, nothing to stdout.
-
-    Raises `InvalidValueError` before anything starts when the settings are unsafe or malformed
-    (a non-loopback `host` without a token, a malformed token or size limit).
+    Build `server` for HTTP (``ServerConfig(transport="http")``); `http` comes from
+    `HttpConfig.from_env`, which refuses unsafe settings before anything starts.
     """
-    http = HttpConfig.from_env(host, port, stateless=stateless, environ=environ)
-    # Over HTTP the tools read no files unless the operator allows it (see tools/_config.py).
-    server_config = replace(config or ServerConfig.from_env(environ), transport="http")
-
     import uvicorn
 
-    from server import build_server
-
-    _configure_logging()
-    app = build_http_app(build_server(server_config), http)
+    app = build_http_app(server, http)
     shown = _host_header_name(http.host)
     logger.info("serving MCP at http://%s:%d%s (%s)", shown, http.port, MCP_PATH, http.describe())
     uvicorn.run(
@@ -535,140 +391,3 @@ def serve_http(
         ws="none",
         timeout_graceful_shutdown=5,
     )
-
-
-# --- stdio with the nesting guard --------------------------------------------------------------
-
-
-def _too_deep_line(item: Exception) -> str | None:
-    """The raw line of a message the SDK's stdio reader could not parse for its depth, if so."""
-    if not isinstance(item, ValidationError):
-        return None
-    for problem in item.errors(include_url=False):
-        line = problem.get("input")
-        if (
-            problem["type"] == "json_invalid"
-            and "recursion limit" in problem["msg"]
-            and isinstance(line, str)
-        ):
-            return line
-    return None
-
-
-def _out_of_range_error(item: Exception) -> JSONRPCError | None:
-    """The error answering a request the SDK's stdio reader could not parse for a number out of
-    range (an integer of over 4300 digits), which it would otherwise drop unanswered."""
-    if not isinstance(item, ValidationError):
-        return None
-    for problem in item.errors(include_url=False):
-        line = problem.get("input")
-        if problem["type"] == "json_invalid" and "number out of range" in problem["msg"]:
-            request_id, method = _message_id(line) if isinstance(line, str) else (None, "")
-            if request_id is None:  # a notification, or no id to be found: nobody waits
-                return None
-            logger.info("refused a JSON-RPC message with a number out of range: method %s", method)
-            message = "Parse error: a number in the message is out of range (over 4300 digits)"
-            return JSONRPCError(
-                jsonrpc="2.0", id=request_id, error=ErrorData(code=PARSE_ERROR, message=message)
-            )
-    return None
-
-
-class _GuardedReadStream:
-    """The SDK's stdio read stream, answering too-deep requests instead of passing them on.
-
-    A request nested deeper than `MAX_JSON_DEPTH` is answered here with a JSON-RPC error
-    carrying its id. That covers the lines the SDK's stdin reader cannot parse at all (beyond
-    about 200 levels): it hands those to the server as exception items, which the server only
-    logs at debug level, so without this the client would wait forever.
-    """
-
-    def __init__(
-        self,
-        inner: ReadStream[SessionMessage | Exception],
-        write_stream: WriteStream[SessionMessage],
-        limit: int = MAX_JSON_DEPTH,
-    ) -> None:
-        self._inner = inner
-        self._write_stream = write_stream
-        self._limit = limit
-
-    @property
-    def last_context(self) -> object:
-        return getattr(self._inner, "last_context", None)
-
-    def _refusal(self, item: SessionMessage | Exception) -> JSONRPCError | None:
-        if isinstance(item, Exception):
-            line = _too_deep_line(item)
-            if line is None:
-                return _out_of_range_error(item)
-            request_id, method = _message_id(line)
-        else:
-            message = item.message
-            if not isinstance(message, JSONRPCRequest) or message.params is None:
-                return None
-            try:
-                params = pydantic_core.to_json(message.params)
-            except ValueError:  # too deep even to serialise
-                params = b"[" * (self._limit + 1)
-            if not _deeper_than(params, self._limit - 1):  # params sit one level down
-                return None
-            request_id, method = message.id, message.method
-        if request_id is None:  # a notification or a response: nobody waits for an answer
-            return None
-        return too_deep_error(request_id, method, self._limit)
-
-    async def receive(self) -> SessionMessage | Exception:
-        while True:
-            item = await self._inner.receive()
-            error = self._refusal(item)
-            if error is None:
-                return item
-            try:
-                await self._write_stream.send(SessionMessage(error))
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return item
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> bool | None:
-        await self.aclose()
-        return None
-
-
-async def run_stdio_guarded(server: MCPServer) -> None:
-    """`server.run_stdio_async()` with too-deep messages answered (see `_GuardedReadStream`).
-
-    The SDK offers no hook between its stdin reader and the server, so this opens the same
-    `stdio_server()` streams and runs the low-level server itself, as ``run_stdio_async`` does.
-    """
-    lowlevel = server._lowlevel_server  # the same call MCPServer.run_stdio_async makes
-    async with stdio_server() as (read_stream, write_stream):
-        guarded = _GuardedReadStream(read_stream, write_stream)
-        await lowlevel.run(guarded, write_stream, lowlevel.create_initialization_options())
-
-
-def serve_stdio(config: ServerConfig | None = None) -> None:
-    """Serve over stdio (stdout is the transport; logs go to stderr) with the nesting guard."""
-    from server import build_server
-
-    _configure_logging()
-    anyio.run(run_stdio_guarded, build_server(config))
