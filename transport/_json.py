@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Final, cast
 
 import numpy as np
@@ -43,6 +44,12 @@ IntArray = npt.NDArray[np.int32]
 def _nesting(data: bytes) -> tuple[npt.NDArray[np.int8], IntArray]:
     """Per byte of a JSON text: its bracket step (+1, -1, or 0 inside strings and elsewhere)
     and the depth after it. Vectorised: a 1 MiB body costs milliseconds however it nests."""
+    step, depth, _ = _scan(data)
+    return step, depth
+
+
+def _scan(data: bytes) -> tuple[npt.NDArray[np.int8], IntArray, npt.NDArray[np.bool_]]:
+    """`_nesting`'s step and depth, and whether each byte is inside a string."""
     plain = np.frombuffer(data, dtype=np.uint8)
     quote = plain == _QUOTE
     if _BACKSLASH in plain:  # a quote is escaped when an odd run of backslashes precedes it
@@ -56,7 +63,7 @@ def _nesting(data: bytes) -> tuple[npt.NDArray[np.int8], IntArray]:
     opens = ((plain == _OPEN_BRACE) | (plain == _OPEN_BRACKET)) & ~inside
     closes = ((plain == _CLOSE_BRACE) | (plain == _CLOSE_BRACKET)) & ~inside
     step = opens.view(np.int8) - closes.view(np.int8)
-    return step, np.cumsum(step, dtype=np.int32)
+    return step, np.cumsum(step, dtype=np.int32), inside
 
 
 def json_depth(text: str | bytes) -> int:
@@ -82,11 +89,35 @@ def _top_level(data: bytes) -> object:
         return None
 
 
+#: A top-level member that may hold a message's id or method: `"id": 7`, `"method": "x"`.
+_MEMBER = re.compile(rb'"(id|method)"\s*:\s*(-?\d+(?![\d.eE])|"(?:[^"\\]|\\.)*")')
+
+
+def _top_level_members(data: bytes) -> dict[str, object]:
+    """The id and method found at the top level of a broken JSON text (truncated, or followed
+    by garbage): members at depth 1, outside any string, whose value is complete."""
+    if not data.startswith(b"{"):
+        return {}
+    _, depth, inside = _scan(data)
+    found: dict[str, object] = {}
+    for match in _MEMBER.finditer(data):
+        start = match.start()
+        if depth[start] != 1 or inside[start - 1] or match.group(1).decode() in found:
+            continue
+        try:
+            found[match.group(1).decode()] = json.loads(match.group(2))
+        except ValueError:  # an escape JSON does not allow
+            continue
+    return found
+
+
 def message_id(text: str | bytes) -> tuple[RequestId | None, str]:
-    """The id and method of a JSON-RPC message too deep to parse whole (None, "" if unknown)."""
-    message = _top_level(text.encode() if isinstance(text, str) else text)
+    """The id and method of a JSON-RPC message too deep or too broken to parse whole
+    (None, "" where they cannot be read)."""
+    data = text.encode() if isinstance(text, str) else text
+    message = _top_level(data)
     if not isinstance(message, dict):
-        return None, ""
+        message = _top_level_members(data.lstrip())
     fields = cast("dict[str, object]", message)
     request_id = fields.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, str | int):
