@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -396,6 +397,8 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
         "CREATOR_KPI_ALLOWED_HOSTS": "kpi.example.com:443, 10.0.0.5:*",
         "CREATOR_KPI_ALLOWED_ORIGINS": "https://app.example.com",
         "CREATOR_KPI_MAX_REQUEST_BYTES": "65536",
+        "CREATOR_KPI_MAX_SESSIONS": "50",
+        "CREATOR_KPI_SESSION_IDLE": "90",
     }
     config = HttpConfig.from_env("10.0.0.5", 9000, stateless=True, environ=environ)
     assert config.token == TOKEN
@@ -410,7 +413,7 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
         "10.0.0.5:*",
     )
     assert "https://app.example.com" in config.allowed_origins
-    assert config.max_request_bytes == 65536
+    assert (config.max_request_bytes, config.max_sessions, config.session_idle) == (65536, 50, 90.0)
 
 
 @pytest.mark.parametrize(
@@ -436,6 +439,22 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
             {"CREATOR_KPI_MAX_REQUEST_BYTES": "1MB"},
             "CREATOR_KPI_MAX_REQUEST_BYTES",
             "must be a whole number of bytes",
+        ),
+        (
+            {"CREATOR_KPI_MAX_SESSIONS": "lots"},
+            "CREATOR_KPI_MAX_SESSIONS",
+            "must be a whole number of sessions",
+        ),
+        ({"CREATOR_KPI_MAX_SESSIONS": "0"}, "CREATOR_KPI_MAX_SESSIONS", "must be in [1, 1000000]"),
+        (
+            {"CREATOR_KPI_SESSION_IDLE": "0.5"},
+            "CREATOR_KPI_SESSION_IDLE",
+            "must be in [1, 86400] seconds",
+        ),
+        (
+            {"CREATOR_KPI_SESSION_IDLE": "1m"},
+            "CREATOR_KPI_SESSION_IDLE",
+            "must be a number of seconds",
         ),
     ],
 )
@@ -650,3 +669,106 @@ async def test_client_roots_never_widen_file_access_over_http(tmp_path: Path) ->
     rule = "path must be inside an allowed directory"
     assert rule in text_of(existing)
     assert rule in text_of(absent)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def test_a_flood_of_initialize_requests_cannot_lock_a_legitimate_client_out() -> None:
+    """A table of 8 sessions and 300 `initialize` requests that never come back (issue 19.3,
+    scaled from 10,050): a client whose call is in flight keeps its session, and a client
+    arriving after the flood is served. Without eviction the SDK answers 503 once 8 are open.
+
+    Sessions belong to the handshake protocol versions (up to 2025-11-25), so both clients use
+    ``mode="legacy"``; a 2026-07-28 client sends self-contained requests and opens none."""
+    release = threading.Event()
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S)
+    statuses: Counter[int] = Counter()
+    held: list[CallToolResult] = []
+    try:
+        with serve_in_thread(build_http_app(server, HttpConfig(max_sessions=8))) as base:
+            async with Client(f"{base}/mcp", mode="legacy") as busy:
+
+                async def hold() -> None:
+                    held.append(await busy.call_tool("hold", {}))
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(hold)
+                    assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                    with anyio.fail_after(WAIT_S):
+                        async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+                            for _ in range(300):
+                                flood = await http.post(
+                                    f"{base}/mcp", headers=POST_HEADERS, json=INITIALIZE
+                                )
+                                statuses[flood.status_code] += 1
+                        async with Client(f"{base}/mcp", mode="legacy") as late:
+                            served = await late.call_tool(
+                                "score_creator", {"metrics": {"views": 1000}}
+                            )
+                    release.set()
+                with anyio.fail_after(WAIT_S):
+                    again = await busy.call_tool("score_creator", {"metrics": {"views": 1000}})
+    finally:
+        release.set()
+    assert not served.is_error, text_of(served)
+    assert statuses == {200: 300}
+    assert not served.is_error, text_of(served)
+    assert [text_of(result) for result in held] == ["hold released"]
+    assert not again.is_error, text_of(again)
+
+
+async def test_sessions_idle_past_the_limit_are_closed_whether_or_not_they_initialised() -> None:
+    """The table's clock is the test's: a session that never sent `initialized` and one idle
+    since its last ping are both closed once idle for 60 s, when the next session opens."""
+    now = [0.0]
+    server = build_server(ServerConfig(transport="http"))
+    app = build_http_app(server, HttpConfig(session_idle=60.0), clock=lambda: now[0])
+    ping = {"jsonrpc": "2.0", "id": 5, "method": "ping"}
+    with serve_in_thread(app) as base:
+        url = f"{base}/mcp"
+        async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+            active = await open_legacy_session(http, url)
+            silent = await http.post(url, headers=POST_HEADERS, json=INITIALIZE)
+            silent_headers = {**active, "Mcp-Session-Id": silent.headers["mcp-session-id"]}
+            now[0] = 30.0
+            assert (await http.post(url, headers=active, json=ping)).status_code == 200
+            now[0] = 61.0
+            await http.post(url, headers=POST_HEADERS, json=INITIALIZE)  # closes `silent`
+            after_silent = await http.post(url, headers=silent_headers, json=ping)
+            still_active = await http.post(url, headers=active, json=ping)  # idle since 61
+            now[0] = 121.0
+            await http.post(url, headers=POST_HEADERS, json=INITIALIZE)  # closes `active`
+            after_active = await http.post(url, headers=active, json=ping)
+    assert (after_silent.status_code, still_active.status_code) == (404, 200)
+    assert after_active.status_code == 404
+
+
+async def test_when_every_session_has_a_call_in_flight_a_new_one_gets_503_saying_why() -> None:
+    release = threading.Event()
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S)
+    try:
+        with serve_in_thread(build_http_app(server, HttpConfig(max_sessions=1))) as base:
+            async with (
+                Client(f"{base}/mcp", mode="legacy") as busy,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(busy.call_tool, "hold", {})
+                assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+                    refused = await http.post(f"{base}/mcp", headers=POST_HEADERS, json=INITIALIZE)
+                release.set()
+    finally:
+        release.set()
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32603,
+            "message": "Too many open sessions: all 1 have a call in flight; retry when one ends",
+        },
+    }

@@ -26,7 +26,8 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -34,7 +35,11 @@ from typing import Final
 import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.types import INTERNAL_ERROR, ErrorData, JSONRPCError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kpi_core import load_catalogue
 from kpi_core.errors import InvalidValueError, Problem
 from transport._json import MAX_JSON_DEPTH, deeper_than, error_body, message_id, too_deep_error
+from transport._sessions import SessionTable
 
 __all__ = [
     "DEFAULT_HOST",
@@ -63,10 +69,16 @@ ENV_TOKEN_FILE: Final = "CREATOR_KPI_TOKEN_FILE"
 ENV_ALLOWED_HOSTS: Final = "CREATOR_KPI_ALLOWED_HOSTS"
 ENV_ALLOWED_ORIGINS: Final = "CREATOR_KPI_ALLOWED_ORIGINS"
 ENV_MAX_REQUEST_BYTES: Final = "CREATOR_KPI_MAX_REQUEST_BYTES"
+ENV_MAX_SESSIONS: Final = "CREATOR_KPI_MAX_SESSIONS"
+ENV_SESSION_IDLE: Final = "CREATOR_KPI_SESSION_IDLE"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
 DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
+#: Open sessions at most; when the table is full the oldest idle one is closed for a new one.
+DEFAULT_MAX_SESSIONS: Final = 1000
+#: Seconds a session may sit with no request in flight (an open GET stream counts as one).
+DEFAULT_SESSION_IDLE: Final = 60.0
 MCP_PATH: Final = "/mcp"
 HEALTH_PATH: Final = "/health"
 MIN_TOKEN_LENGTH: Final = 16
@@ -130,15 +142,27 @@ def _split_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
-def _max_request_bytes(text: str) -> int:
+def _whole(environ: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting in [low, high]; a malformed one names the variable and the rule."""
+    text = environ.get(variable, "").strip() or str(default)
+    unit = "bytes" if variable == ENV_MAX_REQUEST_BYTES else "sessions"
     try:
         value = int(text)
     except ValueError:
-        raise InvalidValueError(
-            ENV_MAX_REQUEST_BYTES, "must be a whole number of bytes", text
-        ) from None
-    if not 1024 <= value <= 1024**3:
-        raise InvalidValueError(ENV_MAX_REQUEST_BYTES, "must be in [1024, 1073741824]", text)
+        raise InvalidValueError(variable, f"must be a whole number of {unit}", text) from None
+    if not low <= value <= high:
+        raise InvalidValueError(variable, f"must be in [{low}, {high}]", text)
+    return value
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    text = environ.get(variable, "").strip() or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidValueError(variable, "must be a number of seconds", text) from None
+    if not 1 <= value <= 86_400:
+        raise InvalidValueError(variable, "must be in [1, 86400] seconds", text)
     return value
 
 
@@ -162,6 +186,8 @@ class HttpConfig:
     )
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_json_depth: int = MAX_JSON_DEPTH
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    session_idle: float = DEFAULT_SESSION_IDLE
 
     @classmethod
     def from_env(
@@ -199,9 +225,11 @@ class HttpConfig:
             token=token,
             allowed_hosts=tuple(hosts),
             allowed_origins=tuple(origins),
-            max_request_bytes=_max_request_bytes(
-                env.get(ENV_MAX_REQUEST_BYTES, str(DEFAULT_MAX_REQUEST_BYTES))
+            max_request_bytes=_whole(
+                env, ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES, 1024, 1024**3
             ),
+            max_sessions=_whole(env, ENV_MAX_SESSIONS, DEFAULT_MAX_SESSIONS, 1, 1_000_000),
+            session_idle=_seconds(env, ENV_SESSION_IDLE, DEFAULT_SESSION_IDLE),
         )
 
     def transport_security(self) -> TransportSecuritySettings:
@@ -213,7 +241,11 @@ class HttpConfig:
 
     def describe(self) -> str:
         """One log line about the bind and its safeguards (never the token)."""
-        mode = "stateless" if self.stateless else "with sessions"
+        mode = (
+            "stateless"
+            if self.stateless
+            else f"up to {self.max_sessions:,} sessions, closed after {self.session_idle:g} s idle"
+        )
         token = "bearer token required" if self.token else "no token (loopback only)"
         return (
             f"{mode}; {token}; Host allow-list {', '.join(self.allowed_hosts)}; "
@@ -227,10 +259,13 @@ class HttpConfig:
 class _Guard:
     """The ASGI app in front of the SDK's: /health, then the checks of the module docstring."""
 
-    def __init__(self, mcp_app: ASGIApp, http: HttpConfig, health: bytes) -> None:
+    def __init__(
+        self, mcp_app: ASGIApp, http: HttpConfig, health: bytes, sessions: SessionTable | None
+    ) -> None:
         self._mcp_app = mcp_app
         self._http = http
         self._health = health
+        self._sessions = sessions
         self._security = TransportSecurityMiddleware(http.transport_security())
         self._token = _digest(http.token) if http.token else None
 
@@ -250,19 +285,79 @@ class _Guard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        if scope["method"] != "POST":
+        if scope["method"] == "POST":
+            body = await self._read_body(scope, receive, send)
+            if body is None:
+                return
+            if await self._too_deep(body):
+                request_id, method = await anyio.to_thread.run_sync(message_id, body)
+                error = too_deep_error(request_id, method, self._http.max_json_depth)
+                response = Response(error_body(error), 400, media_type="application/json")
+                await response(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        headers = Headers(scope=scope)
+        session_id = headers.get(MCP_SESSION_ID_HEADER)
+        if self._sessions is None or (session_id is None and not _opens_session(scope, headers)):
             await self._mcp_app(scope, receive, send)
+        elif session_id is None:
+            await self._open_session(self._sessions, scope, receive, send)
+        else:
+            await self._in_session(self._sessions, session_id, scope, receive, send)
+
+    async def _open_session(
+        self, sessions: SessionTable, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Admit a new session, closing expired or least recently used idle ones for room."""
+        admitted, closing = sessions.admit()
+        for session_id in closing:
+            await self._close_session(session_id, scope)
+        if closing:
+            logger.info("closed %d idle sessions to admit a new one", len(closing))
+        if not admitted:
+            await _all_sessions_busy(len(sessions))(scope, receive, send)
             return
-        body = await self._read_body(scope, receive, send)
-        if body is None:
-            return
-        if await self._too_deep(body):
-            request_id, method = await anyio.to_thread.run_sync(message_id, body)
-            error = too_deep_error(request_id, method, self._http.max_json_depth)
-            response = Response(error_body(error), 400, media_type="application/json")
-            await response(scope, receive, send)
-            return
-        await self._mcp_app(scope, _replay(body, receive), send)
+        answer = _Answer()
+        try:
+            await self._mcp_app(scope, receive, answer.watch(send, sessions.opened))
+        finally:
+            if answer.status is None:  # no answer at all: nothing was opened
+                sessions.opened(None)
+            elif answer.session_id is not None:
+                sessions.end(answer.session_id, post=True)
+
+    async def _in_session(
+        self, sessions: SessionTable, session_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        post = scope["method"] == "POST"
+        sessions.begin(session_id, post=post)
+        answer = _Answer()
+        try:
+            await self._mcp_app(scope, receive, answer.watch(send))
+        finally:
+            sessions.end(session_id, post=post)
+        ended = scope["method"] == "DELETE" and answer.status is not None and answer.status < 300
+        if answer.status == 404 or ended:
+            sessions.forget(session_id)
+
+    async def _close_session(self, session_id: str, scope: Scope) -> None:
+        """End a session as its client would: a DELETE with its id, handed to the SDK."""
+        headers = [(name, value) for name, value in scope["headers"] if name == b"host"]
+        headers.append((MCP_SESSION_ID_HEADER.encode(), session_id.encode()))
+        request: Scope = {**scope, "method": "DELETE", "headers": headers, "query_string": b""}
+        asked = False
+
+        async def receive() -> Message:
+            nonlocal asked
+            if asked:
+                return {"type": "http.disconnect"}
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        await self._mcp_app(request, receive, discard)
 
     async def _answer_health(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "GET":
@@ -325,6 +420,45 @@ class _Guard:
         return await anyio.to_thread.run_sync(deeper_than, body, limit)
 
 
+def _all_sessions_busy(count: int) -> Response:
+    """503 when the table is full and every session has a call in flight (none may be closed)."""
+    logger.warning("refused a new session: all %d sessions have a call in flight", count)
+    message = f"Too many open sessions: all {count} have a call in flight; retry when one ends"
+    error = JSONRPCError(
+        jsonrpc="2.0", id=None, error=ErrorData(code=INTERNAL_ERROR, message=message)
+    )
+    return Response(error_body(error), 503, {"Retry-After": "5"}, "application/json")
+
+
+def _opens_session(scope: Scope, headers: Headers) -> bool:
+    """Whether the SDK would open a session for this request: a POST without a session id in a
+    protocol version with the initialize handshake (2026-07-28 requests are self-contained)."""
+    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    return scope["method"] == "POST" and (version is None or version in HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+class _Answer:
+    """What the SDK answered a request with: its status and, for a new session, its id."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.session_id: str | None = None
+
+    def watch(self, send: Send, on_start: Callable[[str | None], None] | None = None) -> Send:
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.status = int(message["status"])
+                if self.status < 300:
+                    for name, value in message.get("headers", ()):
+                        if name.decode("latin-1").lower() == MCP_SESSION_ID_HEADER:
+                            self.session_id = value.decode("latin-1")
+                if on_start is not None:  # before the body: the client may use the id at once
+                    on_start(self.session_id)
+            await send(message)
+
+        return watched
+
+
 def _digest(token: str) -> bytes:
     """Tokens are compared as SHA-256 digests: equal lengths, so the time tells nothing."""
     return hashlib.sha256(token.encode("utf-8", errors="surrogateescape")).digest()
@@ -352,11 +486,17 @@ def _health_document(server: MCPServer, http: HttpConfig) -> dict[str, object]:
     }
 
 
-def build_http_app(server: MCPServer, http: HttpConfig | None = None) -> ASGIApp:
+def build_http_app(
+    server: MCPServer,
+    http: HttpConfig | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> ASGIApp:
     """The ASGI app serving `server` at ``/mcp`` behind the guard, with ``/health`` beside it.
 
     Build `server` with ``ServerConfig(transport="http")`` (as the entry does), so that its
-    tools apply the HTTP file-access policy.
+    tools apply the HTTP file-access policy. `clock` times session idleness (tests pass their
+    own, so that no test waits for a minute to pass).
     """
     settings = http or HttpConfig()
     mcp_app = server.streamable_http_app(
@@ -364,11 +504,18 @@ def build_http_app(server: MCPServer, http: HttpConfig | None = None) -> ASGIApp
         stateless_http=settings.stateless,
         json_response=False,
         max_request_body_size=settings.max_request_bytes,
+        session_idle_timeout=settings.session_idle,
+        max_sessions=settings.max_sessions,
         transport_security=settings.transport_security(),
         host=settings.host,
     )
     health = json.dumps(_health_document(server, settings), separators=(",", ":")).encode()
-    return _Guard(mcp_app, settings, health)
+    sessions = (
+        None
+        if settings.stateless
+        else SessionTable(settings.max_sessions, settings.session_idle, clock)
+    )
+    return _Guard(mcp_app, settings, health, sessions)
 
 
 def serve_http(server: MCPServer, http: HttpConfig) -> None:
