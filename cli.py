@@ -121,13 +121,11 @@ def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
             return anyio.run(_demo_calls, out, count, errlog)
 
 
-def _serve(
-    transport: str, host: str, port: int, *, stateless: bool, allow_dirs: Sequence[str] = ()
-) -> int:
+def _serve(options: Sequence[str]) -> int:
     """The `serve` subcommand; a refused configuration exits with status 2 and says why."""
     import server
 
-    return server.serve(transport, host, port, stateless=stateless, allow_dirs=allow_dirs)
+    return server.main(options, prog="creator-kpi-mcp serve")
 
 
 class ProgressBar:
@@ -247,21 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Score TikTok creators for e-commerce revenue (an MCP server).",
     )
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser(
-        "serve", help="serve over stdio (the default) or streamable HTTP (--transport http)"
-    )
-    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
-    serve.add_argument("--port", type=int, default=8000, help="HTTP port (0 picks a free one)")
-    serve.add_argument(
-        "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
-    )
-    serve.add_argument(
-        "--allow-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a directory whose CSV / Parquet files score_cohort may read (repeatable)",
+    # The serve options are server.py's own (server.add_serve_arguments): they are parsed there,
+    # so that the other commands do not import the server.
+    commands.add_parser(
+        "serve",
+        help="serve over stdio (the default) or streamable HTTP (--transport http); "
+        "'serve --help' lists the options",
+        add_help=False,
     )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
@@ -286,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch.add_argument(
         "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
     )
-    args = parser.parse_args(argv)
+    args, options = parser.parse_known_args(argv)
+    if options and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     if args.command == "score" and args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
 
@@ -303,15 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.batch_rows,
         )
     if args.command == "serve":
-        return _serve(
-            args.transport,
-            args.host,
-            args.port,
-            stateless=args.stateless,
-            allow_dirs=args.allow_dir,
-        )
-    # No subcommand: what MCP clients start.
-    return _serve("stdio", "127.0.0.1", 8000, stateless=False)
+        return _serve(options)
+    return _serve([])  # no subcommand: what MCP clients start
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """The creator-KPI MCP server: `build_server()` builds it, `serve()` runs it on a transport.
 
     python server.py                 # stdio (what Claude Desktop and Claude Code start)
-    creator-kpi-mcp serve            # the same, through the console script
+    python server.py --transport http [--host H] [--port P] [--stateless] [--allow-dir DIR]
+    creator-kpi-mcp serve ...        # the same, through the console script
 
 This is the entry: it reads the configuration, builds the server and hands it to a transport
 (`transport.stdio` or `transport.http`), which never imports this module back.
 Nothing here writes to stdout: over stdio, stdout is the transport. Logs go to stderr.
 """
 
+import argparse
 import dataclasses
 import logging
 import sys
@@ -29,10 +31,17 @@ from tools import (
     scorecard,
 )
 from tools._config import ServerConfig
-from tools._edge import argument_guard
+from tools._edge import argument_guard, fair_share
 from tools.resources import register_resources
 
-__all__ = ["build_server", "main", "serve", "server_version"]
+__all__ = [
+    "add_serve_arguments",
+    "build_server",
+    "main",
+    "serve",
+    "serve_from_arguments",
+    "server_version",
+]
 
 logger = logging.getLogger("creator_kpi")
 
@@ -75,7 +84,10 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         version=server_version(),
         tools=tools,
-        middleware=[argument_guard({tool.name: tool for tool in tools})],
+        middleware=[
+            fair_share(settings.calls_per_client),
+            argument_guard({tool.name: tool for tool in tools}),
+        ],
         extensions=[scorecard.apps()],
     )
     register_resources(server)
@@ -133,9 +145,38 @@ def serve(
     return 0
 
 
-def main() -> int:
-    """Serve over stdio, with the guard that answers over-deep messages (transport/stdio.py)."""
-    return serve("stdio")
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python server.py` and `creator-kpi-mcp serve` (one definition)."""
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (0 picks a free one)")
+    parser.add_argument(
+        "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
+    )
+    parser.add_argument(
+        "--allow-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory whose CSV / Parquet files score_cohort may read (repeatable)",
+    )
+
+
+def serve_from_arguments(args: argparse.Namespace) -> int:
+    """`serve` with the options `add_serve_arguments` parsed."""
+    return serve(
+        args.transport, args.host, args.port, stateless=args.stateless, allow_dirs=args.allow_dir
+    )
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "server.py") -> int:
+    """`python server.py [options]`: stdio by default, HTTP with ``--transport http``; an
+    option it does not know is refused with a one-line error (exit status 2), never ignored."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Serve the creator-KPI MCP server (stdio by default)."
+    )
+    add_serve_arguments(parser)
+    return serve_from_arguments(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

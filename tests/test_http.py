@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.types import INVALID_REQUEST, CallToolResult, ListRootsResult, Root, TextContent
 from pydantic import FileUrl
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kpi_core import load_catalogue, score
 from kpi_core.demo import demo_creator_ids, demo_metrics
@@ -121,11 +121,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def start_cli(folder: Path, name: str, *args: str, env: dict[str, str]) -> CliServer:
+def start_cli(
+    folder: Path, name: str, *args: str, env: dict[str, str], script: str = "cli.py"
+) -> CliServer:
+    """`cli.py serve --transport http ARGS`, or `server.py --transport http ARGS`."""
     stdout, stderr = folder / f"{name}.out", folder / f"{name}.err"
+    command = [sys.executable, str(ROOT / script), *(["serve"] if script == "cli.py" else [])]
     with stdout.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "serve", "--transport", "http", *args],
+            [*command, "--transport", "http", *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.PIPE,
@@ -211,12 +215,19 @@ def serve_in_thread(app: ASGIApp) -> Generator[str]:
 
 
 def add_waiting_tool(
-    server: MCPServer, name: str, release: threading.Event, time_limit: float
+    server: MCPServer,
+    name: str,
+    release: threading.Event,
+    time_limit: float,
+    entered: list[str] | None = None,
 ) -> threading.Event:
-    """A tool whose body blocks its worker thread until `release` is set; returns 'started'."""
+    """A tool whose body blocks its worker thread until `release` is set; returns 'started'.
+    Each body that starts appends the tool's name to `entered`, when given."""
     started = threading.Event()
 
     def body(_: CallControl) -> CallToolResult:
+        if entered is not None:
+            entered.append(name)
         started.set()
         release.wait(timeout=WAIT_S)
         return CallToolResult(content=[TextContent(type="text", text=f"{name} released")])
@@ -266,6 +277,18 @@ async def test_over_http_the_tools_read_no_files_unless_the_operator_allows_it(
     assert result.is_error
     assert "cannot be read over HTTP" in text_of(result)
     assert "CREATOR_KPI_HTTP_FILES=1" in text_of(result)
+
+
+async def test_server_py_with_transport_http_serves_http(tmp_path: Path) -> None:
+    """`python server.py --transport http` once served stdio, silently (issue 18)."""
+    server = start_cli(tmp_path, "plain", "--port", "0", env=clean_env(), script="server.py")
+    try:
+        server.wait_until_listening()
+        async with Client(server.mcp) as client:
+            result = await client.call_tool("score_creator", {"metrics": {"views": 1000}})
+    finally:
+        server.stop()
+    assert result.structured_content == score({"views": 1000}).model_dump(mode="json")
 
 
 async def test_stateless_mode_lists_tools_and_calls_them_without_a_session(
@@ -337,6 +360,10 @@ async def test_host_and_origin_headers_outside_the_allow_lists_are_refused(
             open_server.mcp, headers={**POST_HEADERS, **extra_headers}, json=INITIALIZE
         )
     assert response.status_code == status
+    if status == 421:
+        assert "CREATOR_KPI_ALLOWED_HOSTS" in response.text
+    if status == 403:
+        assert "CREATOR_KPI_ALLOWED_ORIGINS" in response.text
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
@@ -775,3 +802,67 @@ async def test_when_every_session_has_a_call_in_flight_a_new_one_gets_503_saying
             "message": "Too many open sessions: all 1 have a call in flight; retry when one ends",
         },
     }
+
+
+# --- fairness ----------------------------------------------------------------------------------
+
+
+class PostCounter:
+    """ASGI middleware that sets `reached` once `target` POST requests have arrived."""
+
+    def __init__(self, app: ASGIApp, target: int) -> None:
+        self.app = app
+        self.target = target
+        self.posts = 0
+        self.reached = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.posts += 1
+            if self.posts >= self.target:
+                self.reached.set()
+        await self.app(scope, receive, send)
+
+
+async def test_one_session_with_45_slow_calls_cannot_starve_another_clients_call() -> None:
+    """Issue 19.8: 45 concurrent calls from one session took all 40 worker threads, and another
+    client's score_creator waited for them. With the per-session cap (8 by default) at most 8
+    of them run at once, and the other client is answered while all 45 are still held.
+
+    The other client calls only once the server has received all 45 calls (two clients make
+    2 x 2 POSTs to connect), so without the cap it would queue behind them."""
+    release = threading.Event()
+    entered: list[str] = []
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S, entered=entered)
+    held: list[CallToolResult] = []
+    others: list[CallToolResult] = []
+    running_when_answered: list[int] = []
+    app = PostCounter(build_http_app(server, HttpConfig()), target=4 + 45)
+    try:
+        with serve_in_thread(app) as base:
+            async with (
+                Client(f"{base}/mcp", mode="legacy") as greedy,
+                Client(f"{base}/mcp", mode="legacy") as other,
+            ):
+
+                async def hold() -> None:
+                    held.append(await greedy.call_tool("hold", {}))
+
+                async with anyio.create_task_group() as group:
+                    for _ in range(45):
+                        group.start_soon(hold)
+                    assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                    assert await anyio.to_thread.run_sync(app.reached.wait, WAIT_S)
+                    with anyio.fail_after(WAIT_S):
+                        others.append(
+                            await other.call_tool("score_creator", {"metrics": {"views": 1000}})
+                        )
+                    running_when_answered.append(len(entered))
+                    assert held == []
+                    release.set()
+    finally:
+        release.set()
+    assert [result.is_error for result in others] == [False]
+    assert 1 <= running_when_answered[0] <= 8
+    assert [text_of(result) for result in held] == ["hold released"] * 45

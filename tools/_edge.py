@@ -34,6 +34,7 @@ from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 
 from kpi_core.errors import KpiError, Problem, field_name, truncate
 
@@ -42,6 +43,7 @@ __all__ = [
     "CallStoppedError",
     "argument_guard",
     "error_result",
+    "fair_share",
     "ok_result",
     "run_tool",
 ]
@@ -206,3 +208,45 @@ def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
         return await call_next(ctx)
 
     return guard
+
+
+# --- one client cannot take every worker -------------------------------------------------------
+
+
+def _client_key(ctx: ServerRequestContext[Any, Any]) -> tuple[str, str]:
+    """Who is calling: an HTTP session, else an HTTP client's address, else the one stdio client."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return ("local", "")
+    session_id = request.headers.get("mcp-session-id")
+    if session_id:
+        return ("session", session_id)
+    return ("address", request.client.host if request.client else "")
+
+
+def fair_share(per_client: int) -> Callable[..., Any]:
+    """Middleware letting each client run at most `per_client` tool calls at once.
+
+    The worker threads are one pool (40 in anyio); without this, one session's 45 concurrent
+    slow calls took all of them and another client's call waited behind them (issue 19.8). A
+    client's further calls wait here, holding no thread, in the order they came. A client is an
+    MCP session (stdio has one; over HTTP, the ``Mcp-Session-Id``), or for HTTP requests without
+    a session (the 2026-07-28 protocol, stateless mode) the client's address.
+    """
+    limiters: dict[tuple[str, str], anyio.CapacityLimiter] = {}
+
+    async def limit(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        key = _client_key(ctx)
+        limiter = limiters.setdefault(key, anyio.CapacityLimiter(per_client))
+        if limiter.available_tokens == 0:
+            logger.info("a client has %d tool calls running; its next call waits", per_client)
+        try:
+            async with limiter:
+                return await call_next(ctx)
+        finally:
+            if limiter.borrowed_tokens == 0 and limiter.statistics().tasks_waiting == 0:
+                limiters.pop(key, None)
+
+    return limit

@@ -279,7 +279,7 @@ class _Guard:
         if scope["path"] == HEALTH_PATH:
             await self._answer_health(scope, receive, send)
             return
-        refusal = await self._security.validate_request(Request(scope), is_post=False)
+        refusal = _with_advice(await self._security.validate_request(Request(scope), is_post=False))
         if refusal is None:
             refusal = self._check_token(scope)
         if refusal is not None:
@@ -418,6 +418,28 @@ class _Guard:
         if len(body) < 64 * 1024:  # a small body is checked faster than a thread hop
             return deeper_than(body, limit)
         return await anyio.to_thread.run_sync(deeper_than, body, limit)
+
+
+#: What the operator sets when a Host or Origin header is refused (the SDK says only "Invalid").
+_ALLOW_LIST_ADVICE: Final = {
+    421: (
+        "Invalid Host header: this server does not answer to that name. If it should, the "
+        f"operator adds it to {ENV_ALLOWED_HOSTS} (comma-separated, such as "
+        "kpi.example.com:443 or kpi.example.com:*)"
+    ),
+    403: (
+        "Invalid Origin header: pages from that origin may not call this server. If they "
+        f"should, the operator adds it to {ENV_ALLOWED_ORIGINS} (comma-separated, such as "
+        "https://app.example.com)"
+    ),
+}
+
+
+def _with_advice(refusal: Response | None) -> Response | None:
+    """The SDK's Host / Origin refusal, saying which setting allows the name."""
+    if refusal is None or refusal.status_code not in _ALLOW_LIST_ADVICE:
+        return refusal
+    return Response(_ALLOW_LIST_ADVICE[refusal.status_code], refusal.status_code)
 
 
 def _all_sessions_busy(count: int) -> Response:
