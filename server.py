@@ -31,7 +31,7 @@ from tools import (
     scorecard,
 )
 from tools._config import ServerConfig
-from tools._edge import argument_guard, fair_share
+from tools._edge import argument_guard, fair_share, redact_paths
 from tools.resources import register_resources
 
 __all__ = [
@@ -86,6 +86,8 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         tools=tools,
         middleware=[
             fair_share(settings.calls_per_client),
+            # Over HTTP the client is not the operator: it never sees the server's paths.
+            *([redact_paths(settings.allowed_dirs)] if settings.transport == "http" else []),
             argument_guard({tool.name: tool for tool in tools}),
         ],
         extensions=[scorecard.apps()],

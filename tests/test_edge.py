@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, TextContent
 from kpi_core.errors import InvalidValueError
 from server import build_server
 from tools._config import ServerConfig
-from tools._edge import CallControl, run_tool
+from tools._edge import CallControl, PathRedactor, run_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +117,38 @@ async def test_a_call_the_client_cancels_is_logged_as_cancelled_and_its_body_sto
     about_spin = [r.getMessage() for r in caplog.records if "tool spin" in r.getMessage()]
     assert about_spin == ["tool spin cancelled by the client"]
     assert not after.is_error
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "allowed: '/srv/a, /srv/b/'; set X",
+            "allowed: 'the allowed directories'; set X",
+        ),
+        ("Failed to open '/srv/b/sub/x.parquet'.", "Failed to open 'sub/x.parquet'."),
+        ("allowed: '/srv/a, /sr...", "allowed: 'an allowed directory, a server path..."),
+        ("experiment store /var/lib/kpi/e.sqlite3 is locked", "the experiment store is locked"),
+        ("got '/home/me/x.csv' - no", "got '/home/me/x.csv' - no"),
+        ("got '/home/me/very/long/na...' - no", "got '/home/me/very/long/na...' - no"),
+        ("got '/home/me/other.csv'", "got 'a server path'"),
+        ("see kpi://metrics, 1/2 and/or 3 / 4", "see kpi://metrics, 1/2 and/or 3 / 4"),
+        (r"at C:\data\x.csv", "at a server path"),
+    ],
+    ids=[
+        "allowed-list",
+        "inside-allowed",
+        "truncated-list",
+        "store",
+        "client-path",
+        "client-path-truncated",
+        "other-path",
+        "not-paths",
+        "windows",
+    ],
+)
+def test_the_path_redactor_describes_server_paths_and_keeps_the_clients_own(
+    text: str, expected: str
+) -> None:
+    client_said = {"/home/me/x.csv", "/home/me/very/long/name.csv"}
+    assert PathRedactor(["/srv/a", "/srv/b/"])(text, client_said) == expected

@@ -8,6 +8,7 @@ tests that need an extra, deliberately slow tool run the app in uvicorn on a bac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -17,7 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -866,3 +867,49 @@ async def test_one_session_with_45_slow_calls_cannot_starve_another_clients_call
     assert [result.is_error for result in others] == [False]
     assert 1 <= running_when_answered[0] <= 8
     assert [text_of(result) for result in held] == ["hold released"] * 45
+
+
+# --- server paths ------------------------------------------------------------------------------
+
+
+async def test_errors_sent_over_http_name_no_server_path_and_the_log_keeps_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19.11: an HTTP client learned the allowed directories and the store's path from
+    error texts. Over HTTP they are described instead; stdio (the operator) keeps them."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    store = tmp_path / "experiments.sqlite3"
+    store.write_bytes(b"not a database " * 100)
+    config = ServerConfig(
+        allowed_dirs=(str(allowed),), transport="http", http_files=True, store_path=store
+    )
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("score_cohort", {"path": "/etc/hostname"}),
+        ("score_cohort", {"path": "../outside.csv"}),
+        ("list_experiments", {}),
+    ]
+    caplog.set_level(logging.INFO, logger="creator_kpi.tools")
+    with serve_in_thread(build_http_app(build_server(config), HttpConfig())) as base:
+        async with Client(f"{base}/mcp") as client:
+            over_http = [text_of(await client.call_tool(name, args)) for name, args in calls]
+    async with Client(build_server(replace(config, transport="stdio"))) as client:
+        over_stdio = [text_of(await client.call_tool(name, args)) for name, args in calls]
+    how_to_allow = (
+        "set CREATOR_KPI_ALLOWED_DIRS (or start the server with --allow-dir DIR), or let the "
+        "client share its roots to allow another."
+    )
+    assert over_http == [
+        "score_cohort was not run: path must be inside an allowed directory; got "
+        f"'/etc/hostname' - allowed: 'an allowed directory'; {how_to_allow}",
+        "score_cohort was not run: path must not use '..' to leave the allowed directories; "
+        "got '../outside.csv' - give a path inside 'an allowed directory'.",
+        "list_experiments was not run: the experiment store is not a readable SQLite database "
+        "(file is not a database) - move the file aside (or restore a backup) or set "
+        "CREATOR_KPI_DB to another path; the scoring tools keep working.",
+    ]
+    assert [str(allowed) in text for text in over_stdio] == [True, True, False]
+    assert str(store) in over_stdio[2]
+    withheld = "\n".join(r.getMessage() for r in caplog.records if "withheld" in r.getMessage())
+    assert str(allowed) in withheld
+    assert str(store) in withheld

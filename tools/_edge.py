@@ -20,11 +20,13 @@ Both log the tool name, the outcome and the fields at fault, never the payload.
 
 import difflib
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import anyio
 import anyio.from_thread
@@ -32,6 +34,7 @@ import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -41,10 +44,12 @@ from kpi_core.errors import KpiError, Problem, field_name, truncate
 __all__ = [
     "CallControl",
     "CallStoppedError",
+    "PathRedactor",
     "argument_guard",
     "error_result",
     "fair_share",
     "ok_result",
+    "redact_paths",
     "run_tool",
 ]
 
@@ -250,3 +255,107 @@ def fair_share(per_client: int) -> Callable[..., Any]:
                 limiters.pop(key, None)
 
     return limit
+
+
+# --- server paths stay on the server (HTTP) ----------------------------------------------------
+
+#: An absolute path in a message: POSIX (``/srv/data``) or a Windows drive (``C:\\data``).
+_PATH = re.compile(r"(?<![\w/.~:\\-])(?:/|[A-Za-z]:\\)[^\s'\"<>|;,]+")
+_STORE_PHRASE = re.compile(r"experiment store (?:/|[A-Za-z]:\\)[^\s'\"<>|;,]+")
+_ALLOWED_RUN = re.compile(r"an allowed directory(?:, an allowed directory)+")
+
+
+class PathRedactor:
+    """Replaces the server's paths in a message with what they are, for clients that are not
+    on the server's machine: an allowed directory is "an allowed directory" (a file inside one
+    is named relative to it, as HTTP clients name it), the store is "the experiment store",
+    any other path "a server path". Paths the client sent itself are left as they are."""
+
+    def __init__(self, allowed_dirs: Sequence[str]) -> None:
+        spellings: set[str] = set()
+        for directory in allowed_dirs:
+            given = Path(directory).expanduser()
+            spellings.update({directory.rstrip("/\\"), str(given), str(given.resolve())})
+        self._dirs = sorted(filter(None, spellings), key=len, reverse=True)
+
+    def _describe(self, path: str, client_said: Collection[str]) -> str:
+        core = path.rstrip(".")
+        cut = path.endswith("...")  # an echo truncated by kpi_core.errors.truncate
+        if core in client_said or (cut and any(text.startswith(core) for text in client_said)):
+            return path
+        tail = path[len(core) :]
+        for directory in self._dirs:
+            if core.rstrip("/\\") == directory:
+                return "an allowed directory" + tail
+            if core.startswith((directory + "/", directory + "\\")):
+                return core[len(directory) + 1 :] + tail
+        return "a server path" + tail
+
+    def __call__(self, text: str, client_said: Collection[str] = ()) -> str:
+        text = _STORE_PHRASE.sub("the experiment store", text)
+        text = _PATH.sub(lambda found: self._describe(found.group(), client_said), text)
+        return _ALLOWED_RUN.sub("the allowed directories", text)
+
+
+def _strings(value: object, found: set[str], budget: int = 1000) -> None:
+    """The strings in a client's arguments (the paths it may see echoed back)."""
+    if len(found) >= budget:
+        return
+    if isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, Mapping):
+        for item in cast("Mapping[object, object]", value).values():
+            _strings(item, found, budget)
+    elif isinstance(value, list):
+        for item in cast("list[object]", value):
+            _strings(item, found, budget)
+
+
+def _redacted(result: HandlerResult, redact: Callable[[str], str]) -> HandlerResult:
+    """An error result with `redact` applied to its text (a model or its serialised dict)."""
+    if isinstance(result, CallToolResult) and result.is_error:
+        content = [
+            block.model_copy(update={"text": redact(block.text)})
+            if isinstance(block, TextContent)
+            else block
+            for block in result.content
+        ]
+        return result.model_copy(update={"content": content})
+    if isinstance(result, dict) and result.get("isError"):
+        blocks = cast("list[object]", result.get("content") or [])
+        content: list[object] = []
+        for block in blocks:
+            text = block.get("text") if isinstance(block, dict) else None
+            if isinstance(block, dict) and isinstance(text, str):
+                content.append({**block, "text": redact(text)})
+            else:
+                content.append(block)
+        return {**result, "content": content}
+    return result
+
+
+def redact_paths(allowed_dirs: Sequence[str]) -> Callable[..., Any]:
+    """Middleware for HTTP: server paths in error results and protocol errors are replaced by
+    neutral descriptions (`PathRedactor`); the log keeps the original (issue 19.11). Over stdio
+    the client is the operator, and errors keep their paths."""
+    redactor = PathRedactor(allowed_dirs)
+
+    async def redact(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        said: set[str] = set()
+        _strings(ctx.params, said)
+
+        def rewrite(text: str) -> str:
+            clean = redactor(text, said)
+            if clean != text:
+                logger.info("server paths withheld from an HTTP client in: %s", truncate(text, 400))
+            return clean
+
+        try:
+            return _redacted(await call_next(ctx), rewrite)
+        except MCPError as error:
+            message = rewrite(error.error.message)
+            if message == error.error.message:
+                raise
+            raise MCPError(error.error.code, message, error.error.data) from None
+
+    return redact
