@@ -341,10 +341,11 @@ def redact_paths(allowed_dirs: Sequence[str]) -> Callable[..., Any]:
     redactor = PathRedactor(allowed_dirs)
 
     async def redact(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        said: set[str] = set()
-        _strings(ctx.params, said)
-
         def rewrite(text: str) -> str:
+            if not _PATH.search(text):
+                return text
+            said: set[str] = set()
+            _strings(ctx.params, said)
             clean = redactor(text, said)
             if clean != text:
                 logger.info("server paths withheld from an HTTP client in: %s", truncate(text, 400))
