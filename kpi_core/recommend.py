@@ -39,7 +39,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.diagnose import Assessment, assess, display_text, metric_sentence
+from kpi_core.diagnose import display_text, metric_sentence
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
@@ -51,6 +51,7 @@ from kpi_core.interventions import (
     load_interventions,
 )
 from kpi_core.metrics import CreatorMetrics
+from kpi_core.scoring import ScoredCreator, assess
 from kpi_core.weights import Weighting, WeightingArg
 from prompts import render
 
@@ -292,14 +293,14 @@ def _evidence(item: Intervention, recorded: InterventionEvidence | None) -> Lift
 
 
 def _ab_test(
-    item: Intervention, assessment: Assessment, mde_lift: float
+    item: Intervention, scored: ScoredCreator, mde_lift: float
 ) -> tuple[AbTestArgs, ExperimentInfo]:
     metrics = load_catalogue().metrics
     primary = metrics[item.primary_metric]
     proportion = primary.kind == "fraction"
     complement = proportion and primary.direction == "lower"
     unit = item.units[0]
-    value = assessment.values.get(primary.name)
+    value = scored.values.get(primary.name)
     missing: list[str] = []
 
     baseline: float | None = None
@@ -310,7 +311,7 @@ def _ab_test(
             moved = min(primary.high, max(primary.low, moved))
         else:
             moved = apply_changes(
-                assessment.values, {item.metric: mde_lift}, item.lift_type, round_counts=False
+                scored.values, {item.metric: mde_lift}, item.lift_type, round_counts=False
             )[primary.name]
         before, after = (1.0 - value, 1.0 - moved) if complement else (value, moved)
         if item.lift_type == "points":
@@ -399,8 +400,8 @@ def intervention_text(
 
 
 def recommend(
-    metrics: Mapping[str, object] | CreatorMetrics,
-    weighting: WeightingArg | Weighting = "tiered",
+    metrics: Mapping[str, object] | CreatorMetrics | ScoredCreator,
+    weighting: WeightingArg | Weighting | None = None,
     max_items: int = 5,
     objective: Objective = "balanced",
     evidence: EvidenceArg | None = None,
@@ -410,7 +411,8 @@ def recommend(
 ) -> Recommendations:
     """Prioritised interventions for a creator's bottlenecks (see the module docstring).
 
-    ``metrics`` and ``weighting`` are those of :func:`kpi_core.score`; ``max_items`` (1-20) caps
+    ``metrics`` and ``weighting`` are those of :func:`kpi_core.diagnose` (a creator already
+    scored by :func:`kpi_core.scoring.assess` is reused as it is); ``max_items`` (1-20) caps
     the list; ``objective`` is ``balanced``, ``grow_gmv``, ``improve_conversion`` or
     ``build_audience``; ``evidence`` maps intervention ids to recorded results. A bad argument
     raises a :class:`~kpi_core.errors.KpiError` naming the field.
@@ -418,18 +420,18 @@ def recommend(
     cap = _check_max_items(max_items)
     goal = _check_objective(objective)
     recorded = _check_evidence(evidence)
-    assessment = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
+    scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
-    result = assessment.result
+    result = scored.result
 
     candidates: list[Intervention] = []
     for item in catalogue.interventions:
-        if multipliers[item.kpi] <= 0.0 or assessment.gap(item.kpi) <= 0.0:
+        if multipliers[item.kpi] <= 0.0 or scored.gap(item.kpi) <= 0.0:
             continue
-        if not assessment.worse_than_benchmark(item.metric):
+        if not scored.worse_than_benchmark(item.metric):
             continue
-        if all(p.holds(assessment.values, assessment.benchmarks) for p in item.preconditions):
+        if all(p.holds(scored.values, scored.benchmarks) for p in item.preconditions):
             candidates.append(item)
 
     scenarios: list[Scenario] = []
@@ -437,7 +439,7 @@ def recommend(
         lift = _lift_range(item, recorded.get(item.id))
         for amount in (lift.low, lift.mid, lift.high):
             scenarios.append(Scenario(changes={item.metric: amount}, mode=item.lift_type))
-    scores = score_scenarios(assessment.values, scenarios, assessment.scheme)
+    scores = score_scenarios(scored.values, scenarios, scored.scheme)
 
     ranked: list[tuple[float, str, int, Uplift]] = []
     for index, item in enumerate(candidates):
@@ -455,7 +457,7 @@ def recommend(
     chosen = [
         _recommendation(
             candidates[index],
-            assessment,
+            scored,
             recorded.get(candidates[index].id),
             uplift=uplift,
             priority=priority,
@@ -472,7 +474,7 @@ def recommend(
         objective=goal,
         shown=len(chosen),
         total=len(ranked),
-        bottlenecks=sum(assessment.gap(kpi.kpi) > 0.0 for kpi in result.kpis),
+        bottlenecks=sum(scored.gap(kpi.kpi) > 0.0 for kpi in result.kpis),
         top_title=None if top is None else top.title,
         top_uplift=None if top is None else top.expected_uplift.mid,
         top_missing=[] if top is None else top.ab_test.missing,
@@ -494,7 +496,7 @@ def recommend(
 
 def _recommendation(
     item: Intervention,
-    assessment: Assessment,
+    scored: ScoredCreator,
     recorded: InterventionEvidence | None,
     *,
     uplift: Uplift,
@@ -504,9 +506,9 @@ def _recommendation(
 ) -> Recommendation:
     lift = _lift_range(item, recorded)
     mde_lift = lift.low if lift.low > 0.0 else item.lift.low
-    ab_test, experiment = _ab_test(item, assessment, mde_lift)
+    ab_test, experiment = _ab_test(item, scored, mde_lift)
     evidence = _evidence(item, recorded)
-    kpi = assessment.kpi(item.kpi)
+    kpi = scored.kpi(item.kpi)
     score = kpi.score if kpi.score is not None else 0.0
     text = intervention_text(
         item,
@@ -515,10 +517,10 @@ def _recommendation(
         kpi_benchmark_score=kpi.benchmark_score,
         metric_text=metric_sentence(
             item.metric,
-            assessment.values[item.metric],
-            assessment.benchmarks[item.metric],
-            size_assumed=assessment.size_assumed,
-            currency=assessment.result.currency,
+            scored.values[item.metric],
+            scored.benchmarks[item.metric],
+            size_assumed=scored.size_assumed,
+            currency=scored.result.currency,
         ),
         lift=lift,
         uplift=uplift,
