@@ -191,6 +191,7 @@ class Diagnosis(BaseModel):
 
     model_config = _RESULT_CONFIG
 
+    summary: str = Field(description="What to say first (the same text as the text content).")
     creator_id: str | None
     overall_score: float
     band: Band
@@ -204,7 +205,6 @@ class Diagnosis(BaseModel):
     strengths: list[Strength]
     strengths_total: int
     data_gaps: list[DataGap]
-    summary: str
     model_version: str
 
 

@@ -197,6 +197,7 @@ class Recommendations(BaseModel):
 
     model_config = _RESULT_CONFIG
 
+    summary: str = Field(description="What to say first (the same text as the text content).")
     creator_id: str | None
     objective: Objective
     weighting: str
@@ -204,7 +205,6 @@ class Recommendations(BaseModel):
     recommendations: list[Recommendation]
     total: int = Field(description="Interventions that apply; raise max_items to see more.")
     max_items: int
-    summary: str
     model_version: str
 
 

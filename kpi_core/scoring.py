@@ -102,6 +102,7 @@ class ScoreWarning(BaseModel):
 class ScoreResult(BaseModel):
     """A creator's overall score, per-KPI breakdown and everything needed to trace it."""
 
+    summary: str = Field(description="What to say first (the same text as the text content).")
     creator_id: str | None
     overall_score: float = Field(description="0-100, over the KPIs that have data.")
     band: Band
@@ -415,20 +416,52 @@ def _single_result(
         )
         for tier, label in sorted(catalogue.tiers.items())
     ]
-    creator_id = validated.text("creator_id", [0])[0]
+    given_id = validated.text("creator_id", [0])[0]
+    creator_id = given_id if isinstance(given_id, str) else None
+    warnings = _warnings(out, numeric, catalogue, scheme, validated)
+    overall, coverage = float(out.overall[0]), float(out.coverage[0])
+    revenue_coverage = float(out.revenue_coverage[0])
+    band = cast("Band", catalogue.bands[int(out.band_codes[0])][0])
+    summary = render(
+        "score_summary.txt.j2",
+        creator_id=creator_id,
+        overall_score=overall,
+        band=band,
+        weighting=scheme.name,
+        coverage=coverage,
+        revenue_coverage=revenue_coverage,
+        **_highlights(kpis, warnings),
+    )
     return ScoreResult(
-        creator_id=creator_id if isinstance(creator_id, str) else None,
-        overall_score=float(out.overall[0]),
-        band=cast("Band", catalogue.bands[int(out.band_codes[0])][0]),
-        coverage=float(out.coverage[0]),
-        revenue_coverage=float(out.revenue_coverage[0]),
+        summary=summary,
+        creator_id=creator_id,
+        overall_score=overall,
+        band=band,
+        coverage=coverage,
+        revenue_coverage=revenue_coverage,
         weighting=scheme.name,
         kpis=kpis,
         tiers=tiers,
-        warnings=_warnings(out, numeric, catalogue, scheme, validated),
+        warnings=warnings,
         currency=validated.currency,
         model_version=catalogue.model_version,
     )
+
+
+#: Warnings the summary's coverage line already says.
+COVERAGE_WARNINGS = frozenset({"kpis_not_scored", "revenue_uncovered"})
+
+
+def _highlights(kpis: list[KpiResult], warnings: list[ScoreWarning]) -> dict[str, object]:
+    """What the summary names besides the score: strongest and weakest KPIs, notes."""
+    scored = [item for item in kpis if item.score is not None]
+    ranked = sorted(scored, key=lambda item: (-(item.score or 0.0), item.kpi))
+    return {
+        "strongest": ranked[:2],
+        "weakest": list(reversed(ranked[-2:])) if len(ranked) > 2 else [],
+        "unscored": [item.kpi for item in kpis if item.score is None],
+        "notes": [w for w in warnings if w.code not in COVERAGE_WARNINGS],
+    }
 
 
 # --------------------------------------------------------------------------------------------
