@@ -15,10 +15,10 @@ from typing import cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.diagnose import Bottleneck, WhatIf, diagnose, display_text
+from kpi_core.diagnosis import Bottleneck, WhatIf, diagnose, display_text
 from kpi_core.kernel import score_arrays
 from kpi_core.metrics import CreatorMetrics
-from kpi_core.recommend import EvidenceArg, Recommendation, recommend
+from kpi_core.recommendations import EvidenceArg, Recommendation, recommend
 from kpi_core.scoring import Band, ScoredCreator, ScoreResult, assess
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 from prompts import render
@@ -153,7 +153,7 @@ def scorecard(
     """The scorecard of one creator (see the module docstring).
 
     ``metrics``, ``weighting`` (``"tiered"`` by default), ``currency`` and ``fx_to_default`` are
-    those of :func:`kpi_core.score`; ``evidence`` is that of :func:`kpi_core.recommend`.
+    those of :func:`kpi_core.score`; ``evidence`` is that of :func:`kpi_core.recommendations`.
     """
     scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     scheme = scored.scheme

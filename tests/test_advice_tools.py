@@ -10,9 +10,9 @@ from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
 from kpi_core.demo import demo_creator_ids, demo_metrics
-from kpi_core.diagnose import diagnose
+from kpi_core.diagnosis import diagnose
 from kpi_core.interventions import load_interventions
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from server import build_server
 from tests.cases import REALISTIC
 from tests.conftest import StdioFactory

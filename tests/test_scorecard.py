@@ -15,9 +15,9 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import TextContent, TextResourceContents
 
 from kpi_core import KPI_IDS, resolve_weighting, score
-from kpi_core.diagnose import diagnose
+from kpi_core.diagnosis import diagnose
 from kpi_core.kernel import derive, score_arrays
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from kpi_core.scorecard import scorecard
 from kpi_core.validation import validate
 from server import build_server

@@ -6,7 +6,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.diagnose import Diagnosis, diagnose
+from kpi_core.diagnosis import Diagnosis, diagnose
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting

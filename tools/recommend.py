@@ -6,7 +6,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.recommend import Recommendations, recommend
+from kpi_core.recommendations import Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting

@@ -39,7 +39,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.diagnose import display_text, metric_sentence
+from kpi_core.diagnosis import display_text, metric_sentence
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
@@ -411,7 +411,7 @@ def recommend(
 ) -> Recommendations:
     """Prioritised interventions for a creator's bottlenecks (see the module docstring).
 
-    ``metrics`` and ``weighting`` are those of :func:`kpi_core.diagnose` (a creator already
+    ``metrics`` and ``weighting`` are those of :func:`kpi_core.diagnosis` (a creator already
     scored by :func:`kpi_core.scoring.assess` is reused as it is); ``max_items`` (1-20) caps
     the list; ``objective`` is ``balanced``, ``grow_gmv``, ``improve_conversion`` or
     ``build_audience``; ``evidence`` maps intervention ids to recorded results. A bad argument
