@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypedDict, cast
+from typing import TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,12 +38,10 @@ __all__ = [
     "MOMENTUM_SD",
     "NEXT_GMV_SIGMA",
     "PERSISTENCE",
-    "SIZE_BANDS",
     "STEP_SIGMA",
     "DemoCreator",
     "DemoFile",
     "MetricValue",
-    "SizeBand",
     "demo_cohort_rows",
     "demo_creator_ids",
     "demo_document",
@@ -52,12 +50,10 @@ __all__ = [
     "load_demo_cohort",
     "main",
     "render_demo_file",
-    "size_band",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 MetricValue = int | float | str
-SizeBand = Literal["nano", "micro", "mid", "macro", "mega"]
 
 
 class DemoCreator(TypedDict):
@@ -86,15 +82,6 @@ DEMO_SEED = 20261126
 DEMO_COUNT = 48
 #: The shipped file, inside the ``kpi_core`` package.
 DEMO_FILE = "data/demo_creators.json"
-
-#: (band, exclusive upper bound on followers), smallest first; DESIGN.md's follower tiers.
-SIZE_BANDS: tuple[tuple[SizeBand, float], ...] = (
-    ("nano", 1e4),
-    ("micro", 1e5),
-    ("mid", 5e5),
-    ("macro", 1e6),
-    ("mega", math.inf),
-)
 
 #: Categories in turn, with each one's typical order value in USD (assumption) and its refund
 #: propensity relative to the catalogue's 8% benchmark (assumption: fashion is returned most).
@@ -361,14 +348,6 @@ NOISE_TERMS: tuple[str, ...] = (
     "avg_commission_rate",
     "cpm",
 )
-
-
-def size_band(follower_count: float) -> SizeBand:
-    """The follower tier of DESIGN.md: nano < 10K, micro < 100K, mid < 500K, macro < 1M, mega."""
-    for band, upper in SIZE_BANDS:
-        if follower_count < upper:
-            return band
-    return "mega"
 
 
 # --------------------------------------------------------------------------------------------

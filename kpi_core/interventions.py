@@ -132,11 +132,6 @@ class Intervention:
     primary_metric: str
     guardrails: tuple[str, ...]
 
-    @property
-    def cited(self) -> bool:
-        """True when the lift range cites a source rather than being an assumption."""
-        return self.source != "assumption"
-
 
 @dataclass(frozen=True, slots=True)
 class InterventionCatalogue:

@@ -236,12 +236,21 @@ AGREEMENT_CREATORS = 10_000
 AGREEMENT_CHUNKS = 4
 
 
-@pytest.mark.parametrize("chunk", range(AGREEMENT_CHUNKS))
-def test_score_and_score_frame_agree_to_1e12_on_10000_random_creators(chunk: int) -> None:
-    """Each chunk scores its quarter of the same 10,000 creators (seed 11) one by one with
-    score() and compares with score_frame() over all 10,000 at once."""
+@pytest.fixture(scope="session")
+def agreement_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 10,000 random creators (seed 11) and score_frame() over all of them, made once per
+    session (per xdist worker), whichever chunks that session runs."""
     frame = random_creators(AGREEMENT_CREATORS, seed=11)
-    table = score_frame(frame, components=True)
+    return frame, score_frame(frame, components=True)
+
+
+@pytest.mark.parametrize("chunk", range(AGREEMENT_CHUNKS))
+def test_score_and_score_frame_agree_to_1e12_on_10000_random_creators(
+    chunk: int, agreement_cohort: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Each chunk scores its quarter of the same 10,000 creators one by one with score() and
+    compares with score_frame() over all 10,000 at once (the session's agreement_cohort)."""
+    frame, table = agreement_cohort
     numeric = [name for name in frame.columns if name != "creator_id"]
     size = AGREEMENT_CREATORS // AGREEMENT_CHUNKS
     rows = range(chunk * size, (chunk + 1) * size)
