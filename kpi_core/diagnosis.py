@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Direction, load_catalogue
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, score_scenarios
 from kpi_core.metrics import CreatorMetrics
@@ -80,7 +80,7 @@ class MetricGap(BaseModel):
     metric: str
     value: float = Field(description="The creator's value (after derivation).")
     benchmark: float = Field(description="What a typical creator of this size achieves.")
-    direction: Literal["higher", "lower"]
+    direction: Direction
     normalised: float = Field(description="0..1 score of the value.")
     benchmark_normalised: float = Field(description="0..1 score of the benchmark value.")
     below_benchmark: bool = Field(description="True when the value is worse than the benchmark.")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
 from kpi_core.errors import ConfigurationError
@@ -43,9 +43,9 @@ LiftType = Literal["relative", "points"]
 Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
 ExperimentUnit = Literal["viewer", "creator", "time_block"]
 
-EFFORTS: tuple[str, ...] = ("low", "medium", "high")
-OBJECTIVES: tuple[str, ...] = ("balanced", "grow_gmv", "improve_conversion", "build_audience")
-UNITS: tuple[str, ...] = ("viewer", "creator", "time_block")
+EFFORTS: tuple[Effort, ...] = get_args(Effort)
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
+UNITS: tuple[ExperimentUnit, ...] = get_args(ExperimentUnit)
 MIN_INTERVENTIONS = 25
 MAX_GUARDRAILS = 5
 

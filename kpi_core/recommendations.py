@@ -44,6 +44,8 @@ from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
+    Effort,
+    ExperimentUnit,
     Intervention,
     LiftRange,
     LiftType,
@@ -78,7 +80,6 @@ _RESULT_CONFIG = ConfigDict(frozen=True)
 
 MetricKind = Literal["proportion", "mean"]
 MdeType = Literal["relative", "absolute"]
-Unit = Literal["viewer", "creator", "time_block"]
 
 
 class InterventionEvidence(BaseModel):
@@ -146,7 +147,7 @@ class AbTestArgs(BaseModel):
     sides: Literal[1, 2]
     arms: int
     allocation: list[float]
-    unit: Unit
+    unit: ExperimentUnit
     daily_units: float | None
     available_units: int | None
     block_days: int | None
@@ -166,7 +167,7 @@ class ExperimentInfo(BaseModel):
         description="The hoped-for change of primary_metric itself."
     )
     guardrails: list[str]
-    allowed_units: list[Unit]
+    allowed_units: list[ExperimentUnit]
 
 
 class Recommendation(BaseModel):
@@ -185,7 +186,7 @@ class Recommendation(BaseModel):
     experiment: ExperimentInfo
     target_metric: str
     steps: list[str]
-    effort: Literal["low", "medium", "high"]
+    effort: Effort
     effort_cost: float
     feasibility: float
     time_to_effect_days: int

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, cast
 import numpy as np
 from pydantic import BaseModel, Field
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Direction, Kpi, Scale, load_catalogue
 from kpi_core.errors import InvalidValueError, KpiError, Problem
 from kpi_core.kernel import (
     DERIVATIONS,
@@ -64,8 +64,8 @@ class MetricComponent(BaseModel):
     benchmark_normalised: float
     weight: float = Field(description="Weight of this metric inside its KPI.")
     derived: bool = Field(description="True when the value was computed from other metrics.")
-    direction: Literal["higher", "lower"]
-    scale: Literal["linear", "log"]
+    direction: Direction
+    scale: Scale
     floor: float
     target: float
 

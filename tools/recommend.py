@@ -1,11 +1,12 @@
 """`recommend`: prioritised interventions for a creator, each with the A/B test that proves it."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
+from kpi_core.interventions import Objective
 from kpi_core.recommendations import Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
@@ -24,8 +25,6 @@ weight x mid uplift x feasibility / effort cost (low 1, medium 2, high 4); highe
 Each item's `ab_test` holds the arguments of design_ab_test (MDE at the low end of the lift range,
 baseline from the creator's metrics); fill in its `missing` fields and call design_ab_test.
 {UNITS_NOTE} Every sentence is from a template; every number from the scoring core."""
-
-Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
 
 
 def build(config: ServerConfig) -> Tool:
