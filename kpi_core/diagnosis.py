@@ -414,44 +414,13 @@ def diagnose(
     """
     shown_count = _check_top_n(top_n)
     scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
-    catalogue = load_catalogue()
     result = scored.result
-
-    bottlenecks = [
-        Bottleneck(
-            kpi=item.kpi,
-            label=item.label,
-            tier=item.tier,
-            impact=scored.impact(item.kpi),
-            gap=scored.gap(item.kpi),
-            score=item.score,
-            benchmark_score=item.benchmark_score,
-            weight=item.weight,
-            effective_weight=item.effective_weight,
-            metrics=_metric_gaps(scored, item),
-        )
-        for item in result.kpis
-        if item.score is not None and scored.gap(item.kpi) > 0.0
-    ]
-    bottlenecks.sort(key=lambda b: (-b.impact, b.kpi))
+    bottlenecks = _bottlenecks(scored)
     shown = bottlenecks[:shown_count]
-
-    strengths = [
-        Strength(
-            kpi=item.kpi,
-            label=item.label,
-            score=item.score,
-            benchmark_score=item.benchmark_score,
-            margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
-        )
-        for item in result.kpis
-        if item.score is not None and item.score - item.benchmark_score > EPSILON
-    ]
-    strengths.sort(key=lambda s: (-s.margin, s.kpi))
-
+    strengths = _strengths(scored)
     funnel = _funnel(scored)
     what_if = _what_if(scored, shown)
-    data_gaps = _data_gaps(scored, catalogue)
+    data_gaps = _data_gaps(scored, load_catalogue())
     top = shown[0] if shown else None
     summary = render(
         "diagnose_summary.txt.j2",
@@ -471,6 +440,7 @@ def diagnose(
         coverage=result.coverage,
     )
     return Diagnosis(
+        summary=summary,
         creator_id=result.creator_id,
         overall_score=result.overall_score,
         band=result.band,
@@ -484,6 +454,44 @@ def diagnose(
         strengths=strengths[:MAX_STRENGTHS],
         strengths_total=len(strengths),
         data_gaps=data_gaps,
-        summary=summary,
         model_version=result.model_version,
     )
+
+
+def _bottlenecks(scored: ScoredCreator) -> list[Bottleneck]:
+    """Every scored KPI below its benchmark score, largest impact first (ties: KPI id)."""
+    bottlenecks = [
+        Bottleneck(
+            kpi=item.kpi,
+            label=item.label,
+            tier=item.tier,
+            impact=scored.impact(item.kpi),
+            gap=scored.gap(item.kpi),
+            score=item.score,
+            benchmark_score=item.benchmark_score,
+            weight=item.weight,
+            effective_weight=item.effective_weight,
+            metrics=_metric_gaps(scored, item),
+        )
+        for item in scored.result.kpis
+        if item.score is not None and scored.gap(item.kpi) > 0.0
+    ]
+    bottlenecks.sort(key=lambda b: (-b.impact, b.kpi))
+    return bottlenecks
+
+
+def _strengths(scored: ScoredCreator) -> list[Strength]:
+    """Every scored KPI above its benchmark score, largest margin first (ties: KPI id)."""
+    strengths = [
+        Strength(
+            kpi=item.kpi,
+            label=item.label,
+            score=item.score,
+            benchmark_score=item.benchmark_score,
+            margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
+        )
+        for item in scored.result.kpis
+        if item.score is not None and item.score - item.benchmark_score > EPSILON
+    ]
+    strengths.sort(key=lambda s: (-s.margin, s.kpi))
+    return strengths

@@ -425,36 +425,8 @@ def recommend(
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
     result = scored.result
-
-    candidates: list[Intervention] = []
-    for item in catalogue.interventions:
-        if multipliers[item.kpi] <= 0.0 or scored.gap(item.kpi) <= 0.0:
-            continue
-        if not scored.worse_than_benchmark(item.metric):
-            continue
-        if all(p.holds(scored.values, scored.benchmarks) for p in item.preconditions):
-            candidates.append(item)
-
-    scenarios: list[Scenario] = []
-    for item in candidates:
-        lift = _lift_range(item, recorded.get(item.id))
-        for amount in (lift.low, lift.mid, lift.high):
-            scenarios.append(Scenario(changes={item.metric: amount}, mode=item.lift_type))
-    scores = score_scenarios(scored.values, scenarios, scored.scheme)
-
-    ranked: list[tuple[float, str, int, Uplift]] = []
-    for index, item in enumerate(candidates):
-        uplift = Uplift(
-            low=scores.uplift(3 * index),
-            mid=scores.uplift(3 * index + 1),
-            high=scores.uplift(3 * index + 2),
-        )
-        if uplift.mid <= MIN_UPLIFT:
-            continue
-        effort_cost = catalogue.effort_cost[item.effort]
-        priority = multipliers[item.kpi] * uplift.mid * item.feasibility / effort_cost
-        ranked.append((priority, item.id, index, uplift))
-    ranked.sort(key=lambda row: (-row[0], row[1]))
+    candidates = _candidates(scored, multipliers)
+    ranked = _ranked(scored, candidates, recorded, multipliers)
     chosen = [
         _recommendation(
             candidates[index],
@@ -467,7 +439,6 @@ def recommend(
         )
         for priority, _, index, uplift in ranked[:cap]
     ]
-
     top = chosen[0] if chosen else None
     summary = render(
         "recommend_summary.txt.j2",
@@ -483,6 +454,7 @@ def recommend(
         max_items=MAX_ITEMS,
     )
     return Recommendations(
+        summary=summary,
         creator_id=result.creator_id,
         objective=goal,
         weighting=result.weighting,
@@ -490,9 +462,51 @@ def recommend(
         recommendations=chosen,
         total=len(ranked),
         max_items=cap,
-        summary=summary,
         model_version=result.model_version,
     )
+
+
+def _candidates(scored: ScoredCreator, multipliers: Mapping[str, float]) -> list[Intervention]:
+    """The interventions that apply (see Selection in the module docstring), in catalogue order."""
+    candidates: list[Intervention] = []
+    for item in load_interventions().interventions:
+        if multipliers[item.kpi] <= 0.0 or scored.gap(item.kpi) <= 0.0:
+            continue
+        if not scored.worse_than_benchmark(item.metric):
+            continue
+        if all(p.holds(scored.values, scored.benchmarks) for p in item.preconditions):
+            candidates.append(item)
+    return candidates
+
+
+def _ranked(
+    scored: ScoredCreator,
+    candidates: list[Intervention],
+    recorded: Mapping[str, InterventionEvidence],
+    multipliers: Mapping[str, float],
+) -> list[tuple[float, str, int, Uplift]]:
+    """(priority, id, index in candidates, uplift) of each candidate with a positive mid uplift,
+    highest priority first (ties: id); every counterfactual scored in one kernel batch."""
+    scenarios: list[Scenario] = []
+    for item in candidates:
+        lift = _lift_range(item, recorded.get(item.id))
+        for amount in (lift.low, lift.mid, lift.high):
+            scenarios.append(Scenario(changes={item.metric: amount}, mode=item.lift_type))
+    scores = score_scenarios(scored.values, scenarios, scored.scheme)
+    effort_cost = load_interventions().effort_cost
+    ranked: list[tuple[float, str, int, Uplift]] = []
+    for index, item in enumerate(candidates):
+        uplift = Uplift(
+            low=scores.uplift(3 * index),
+            mid=scores.uplift(3 * index + 1),
+            high=scores.uplift(3 * index + 2),
+        )
+        if uplift.mid <= MIN_UPLIFT:
+            continue
+        priority = multipliers[item.kpi] * uplift.mid * item.feasibility / effort_cost[item.effort]
+        ranked.append((priority, item.id, index, uplift))
+    ranked.sort(key=lambda row: (-row[0], row[1]))
+    return ranked
 
 
 def _recommendation(
