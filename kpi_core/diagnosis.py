@@ -212,7 +212,7 @@ def _check_top_n(top_n: object) -> int:
     if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_TOP_N:
         raise InvalidValueError(
             "top_n",
-            f"must be a whole number from 1 to {MAX_TOP_N}",
+            f"must be a whole number in [1, {MAX_TOP_N}]",
             top_n,
             "3 shows the biggest bottlenecks",
         )

@@ -216,7 +216,7 @@ def _check_max_items(max_items: object) -> int:
         or not 1 <= max_items <= MAX_ITEMS
     ):
         raise InvalidValueError(
-            "max_items", f"must be a whole number from 1 to {MAX_ITEMS}", max_items
+            "max_items", f"must be a whole number in [1, {MAX_ITEMS}]", max_items
         )
     return max_items
 

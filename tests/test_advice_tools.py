@@ -184,3 +184,46 @@ async def test_compare_creators_states_its_cap_of_twelve_and_refuses_more() -> N
         "creators must list 2 to 12 demo creator ids, separated by commas (or 'all' for the first "
         "12); got '13 ids' - a prompt embeds at most 12 creators; score_cohort ranks more"
     )
+
+
+async def test_the_schemas_publish_the_bounds_and_choices_of_the_advice_arguments() -> None:
+    async with Client(build_server()) as client:
+        listed = {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+    top_n = listed["diagnose"]["properties"]["top_n"]
+    max_items = listed["recommend"]["properties"]["max_items"]
+    objective = listed["recommend"]["properties"]["objective"]
+    assert (top_n["type"], top_n["minimum"], top_n["maximum"], top_n["default"]) == (
+        "integer",
+        1,
+        13,
+        3,
+    )
+    assert (max_items["type"], max_items["minimum"], max_items["maximum"]) == ("integer", 1, 20)
+    assert objective["enum"] == ["balanced", "grow_gmv", "improve_conversion", "build_audience"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "argument", "value", "text"),
+    [
+        ("diagnose", "top_n", 50, "top_n must be a whole number in [1, 13]; got 50."),
+        ("diagnose", "top_n", 0, "top_n must be a whole number in [1, 13]; got 0."),
+        ("diagnose", "top_n", "3", "top_n must be a whole number in [1, 13]; got '3'."),
+        ("diagnose", "top_n", 2.5, "top_n must be a whole number in [1, 13]; got 2.5."),
+        ("diagnose", "top_n", True, "top_n must be a whole number in [1, 13]; got True."),
+        ("recommend", "max_items", 21, "max_items must be a whole number in [1, 20]; got 21."),
+        (
+            "recommend",
+            "objective",
+            "fame",
+            "objective must be one of balanced, grow_gmv, improve_conversion, build_audience; "
+            "got 'fame'.",
+        ),
+    ],
+)
+async def test_out_of_bounds_arguments_are_refused_in_the_words_of_the_schema(
+    tool: str, argument: str, value: object, text: str
+) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool(tool, {"metrics": {"gmv": 10.0}, argument: value})
+    assert result.is_error
+    assert result.content[0].text == f"{tool} was not run: {text}"  # type: ignore[union-attr]

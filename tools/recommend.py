@@ -4,10 +4,10 @@ from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
+from pydantic import Field
 
 from kpi_core.interventions import Objective
-from kpi_core.recommendations import Recommendations, recommend
+from kpi_core.recommendations import MAX_ITEMS, Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
@@ -34,9 +34,9 @@ def build(config: ServerConfig) -> Tool:
         metrics: MetricsArg,
         weighting: WeightingArg = "tiered",
         max_items: Annotated[
-            int, SkipValidation, Field(description="Recommendations to return, 1-20.")
+            int, Field(ge=1, le=MAX_ITEMS, strict=True, description="Recommendations to return.")
         ] = 5,
-        objective: Annotated[Objective, SkipValidation] = "balanced",
+        objective: Objective = "balanced",
         currency: CurrencyArg = None,
     ) -> Annotated[CallToolResult, Recommendations]:
         def body(_: CallControl) -> CallToolResult:
