@@ -19,7 +19,6 @@ from importlib.metadata import PackageNotFoundError, version
 from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
-from prompts.definitions import register_prompts
 from tools import (
     ab_test,
     compare_weighting,
@@ -32,6 +31,7 @@ from tools import (
 )
 from tools._config import ServerConfig
 from tools._edge import argument_guard, fair_share, redact_paths
+from tools.prompts import register_prompts
 from tools.resources import register_resources
 
 __all__ = [

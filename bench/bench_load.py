@@ -209,10 +209,9 @@ def serve_bare(port: int, max_sessions: int | None = None) -> None:
     from mcp.server import MCPServer
 
     from tools._edge import ok_result
-    from tools.score_creator import summary
 
     precomputed = score(demo(COMPARISON_CREATOR))
-    canned = ok_result(summary(precomputed), precomputed)
+    canned = ok_result(precomputed.summary, precomputed)
     server = MCPServer("bare")
 
     @server.tool(name="score_creator", structured_output=True)

@@ -165,13 +165,69 @@ def _rule(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
-def validation_problems(error: ValidationError) -> list[Problem]:
-    """Our problems from pydantic's errors (field path, rule in our wording, truncated input)."""
+#: pydantic error types about a value's kind or bounds, which the published schema words better.
+_SCHEMA_WORDED = frozenset(
+    {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "float_type",
+        "float_parsing",
+        "finite_number",
+        "literal_error",
+        "enum",
+    }
+)
+
+
+def _number_text(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def schema_rule(schema: Mapping[str, Any]) -> str | None:
+    """The rule a JSON schema property states, in our words ("must be a whole number in
+    [1, 13]", "must be one of a, b, c"), or None when it states no kind, bound or choice."""
+    choices = schema.get("enum")
+    if isinstance(choices, list) and choices:
+        return "must be one of " + ", ".join(str(item) for item in choices)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    kind = {"integer": "a whole number", "number": "a number"}.get(str(schema.get("type")))
+    if kind is None:
+        return None
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if low is None and high is None:
+        return f"must be {kind}"
+    if high is None:
+        return f"must be {kind} >= {_number_text(low)}"
+    if low is None:
+        return f"must be {kind} <= {_number_text(high)}"
+    opening = "(" if "exclusiveMinimum" in schema else "["
+    closing = ")" if "exclusiveMaximum" in schema else "]"
+    return f"must be {kind} in {opening}{_number_text(low)}, {_number_text(high)}{closing}"
+
+
+def validation_problems(
+    error: ValidationError, schema: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Our problems from pydantic's errors (field path, rule in our wording, truncated input).
+
+    With the tool's input ``schema``, an error about a top-level argument's kind, bounds or
+    choices states the rule the schema publishes, so the client reads the same rule in both.
+    """
+    properties: Mapping[str, Any] = (schema or {}).get("properties", {})
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         value = "(missing)" if item["type"] == "missing" else truncate(item.get("input"))
-        problems.append(Problem(field, _rule(item["msg"]), value))
+        rule = None
+        if item["type"] in _SCHEMA_WORDED and len(item["loc"]) == 1:
+            published = properties.get(str(item["loc"][0]))
+            rule = schema_rule(published) if isinstance(published, Mapping) else None
+        problems.append(Problem(field, rule or _rule(item["msg"]), value))
     return problems
 
 
@@ -206,7 +262,7 @@ def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
         try:
             tool.fn_metadata.validate_arguments(dict(named))
         except ValidationError as error:
-            problems.extend(validation_problems(error))
+            problems.extend(validation_problems(error, tool.parameters))
         if problems:
             logger.info("tool %s refused arguments: %s", tool.name, [p.field for p in problems][:8])
             return error_result(tool.name, problems)
