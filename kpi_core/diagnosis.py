@@ -377,7 +377,7 @@ def _what_if(scored: ScoredCreator, shown: list[Bottleneck]) -> WhatIf:
 def _data_gaps(scored: ScoredCreator, catalogue: Catalogue) -> list[DataGap]:
     gaps: list[DataGap] = []
     for item in scored.result.kpis:
-        if item.score is not None:
+        if not item.imputed:
             continue
         metrics = list(catalogue.kpis[item.kpi].metrics)
         gaps.append(
@@ -491,7 +491,7 @@ def _strengths(scored: ScoredCreator) -> list[Strength]:
             margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
         )
         for item in scored.result.kpis
-        if item.score is not None and item.score - item.benchmark_score > EPSILON
+        if item.score is not None and not item.imputed and item.score - item.benchmark_score > EPSILON
     ]
     strengths.sort(key=lambda s: (-s.margin, s.kpi))
     return strengths
