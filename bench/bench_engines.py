@@ -5,7 +5,7 @@ One Parquet file of random creators (``bench_kernel.make_frame``: every metric p
 chunks into a temporary directory, which is deleted afterwards. Each engine runs in its OWN
 process (a child of this script), so the peak memory of one is not inflated by another:
 
-* ``memory``: ``score_file_to_parquet`` (read the whole file, score, write), the single-process
+* ``memory``: ``score_file`` (read the whole file, score, write), the single-process
   baseline;
 * ``stream``: ``score_parquet`` with ``--batch-rows`` rows per batch;
 * ``dask``: ``score_dask`` on a local cluster of one single-threaded worker process per core,
@@ -84,7 +84,7 @@ def peak_rss_bytes() -> int:
 
 def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, Any]:
     """Run one engine in this (child) process and report time and memory."""
-    from kpi_core.batch import score_file_to_parquet
+    from kpi_core.batch import score_file
     from kpi_core.stream import score_parquet
 
     report: dict[str, Any] = {"engine": engine}
@@ -125,7 +125,7 @@ def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, A
     cpu = cpu_seconds(resource.RUSAGE_SELF)
     start = time.perf_counter()
     if engine == "memory":
-        rows = score_file_to_parquet(source, target).rows
+        rows = score_file(source, target).rows
     else:
         rows = score_parquet(source, target, batch_rows=batch_rows).rows
     report["seconds"] = time.perf_counter() - start

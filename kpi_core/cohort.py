@@ -1,9 +1,9 @@
 """Scoring a cohort: many creators in, a leaderboard, score distributions and rejected rows out.
 
 :func:`score_cohort` takes a list of metric objects (as decoded from JSON) or a DataFrame (one
-creator per row, canonical metric names as columns); :func:`score_cohort_file` reads a CSV or
-Parquet file through the file-access policy of :mod:`kpi_core.files` first (a per-video export is
-recognised by its columns and aggregated by :mod:`kpi_core.ingest`).
+creator per row, canonical metric names as columns). Files are read by :mod:`kpi_core.cohorts`
+(``score_cohort_file`` in :mod:`kpi_core.cohorts.scoring`), which hands the rows to the functions
+here.
 
 **Cohorts reject rows, not calls.** Each row is validated by the catalogue's rules
 (:func:`~kpi_core.metrics.parse_metrics` for list rows; the same rules column by column,
@@ -42,27 +42,19 @@ call, so a caller can use it to cancel.
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime  # pydantic needs it at runtime (a field type)
-from typing import TYPE_CHECKING, Any, Literal, TypeGuard, cast
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
+from kpi_core.cohorts.readers import SourceFormat
+from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import CurrencyError, InvalidValueError, KpiError, Problem, truncate
-from kpi_core.files import DEFAULT_MAX_BYTES, FileAccess, load_table
-from kpi_core.ingest import (
-    CreatorNote,
-    IngestReport,
-    RowNote,
-    aggregate_videos,
-    is_per_video_export,
-)
 from kpi_core.kernel import score_arrays
 from kpi_core.metrics import MONEY_FIELDS, bad_rows, parse_metrics, violation
 from kpi_core.scoring import Band
@@ -76,14 +68,12 @@ __all__ = [
     "CohortSource",
     "Distribution",
     "HistogramBin",
-    "IngestSummary",
     "LeaderboardEntry",
     "Progress",
     "RejectedRow",
     "RowScores",
     "ScoreSummary",
     "score_cohort",
-    "score_cohort_file",
     "score_rows",
 ]
 
@@ -170,35 +160,16 @@ class RejectedRow(BaseModel):
     reasons: list[str]
 
 
-class IngestSummary(BaseModel):
-    """How a per-video export became creator rows (notes capped; totals complete)."""
-
-    rows_read: int
-    rows_used: int
-    creators: int
-    window_start: datetime | None
-    window_end: datetime | None
-    columns_used: dict[str, str]
-    columns_missing: list[str]
-    columns_ignored: list[str]
-    notes: list[RowNote]
-    notes_total: int
-    notes_by_code: dict[str, int]
-    creator_notes: list[CreatorNote]
-    creator_notes_total: int
-
-
 class CohortSource(BaseModel):
-    """The file a cohort came from."""
+    """The file (or pasted CSV) a cohort came from."""
 
-    path: str = Field(description="The path as given (truncated).")
-    format: Literal["csv", "parquet"]
+    path: str = Field(description="The path as given (truncated), or 'csv_text'.")
+    format: SourceFormat
     size_bytes: int
     rows_read: int
     skipped_lines: int = Field(description="Malformed CSV lines skipped.")
     skipped_examples: list[str]
     per_video: bool = Field(description="True when the file was a per-video export.")
-    ingest: IngestSummary | None
 
 
 class CohortResult(BaseModel):
@@ -227,6 +198,12 @@ class CohortResult(BaseModel):
     currency: str
     model_version: str
     source: CohortSource | None = None
+    ingest: IngestReport | None = Field(
+        default=None,
+        description="How a file became creator rows: format, column mapping, counts of repairs "
+        "and drops with examples, window, period.",
+    )
+    dry_run: bool = Field(default=False, description="True when the file was only inspected.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -839,105 +816,3 @@ def score_cohort(
     return _result(
         scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=reporter
     )
-
-
-def _ingest_summary(report: IngestReport) -> IngestSummary:
-    return IngestSummary(
-        rows_read=report.rows_read,
-        rows_used=report.rows_used,
-        creators=report.creators,
-        window_start=report.window_start,
-        window_end=report.window_end,
-        columns_used=report.columns_used,
-        columns_missing=report.columns_missing,
-        columns_ignored=report.columns_ignored,
-        notes=report.notes[:MAX_NOTES_LISTED],
-        notes_total=len(report.notes),
-        notes_by_code=report.notes_by_code,
-        creator_notes=report.creator_notes[:MAX_NOTES_LISTED],
-        creator_notes_total=len(report.creator_notes),
-    )
-
-
-def _echo_path(path: object) -> str:
-    if isinstance(path, os.PathLike):
-        path = os.fspath(cast("os.PathLike[str]", path))
-    text = str(path)
-    text = text.replace("\n", " ").replace("\r", " ")
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def score_cohort_file(
-    path: str | os.PathLike[str],
-    allowed_dirs: FileAccess | Sequence[str | os.PathLike[str]],
-    weighting: WeightingArg | Weighting = "tiered",
-    *,
-    top_n: int = 20,
-    sort_by: str = "overall_score",
-    min_coverage: float = 0.0,
-    progress: Progress | None = None,
-    currency: str | None = None,
-    fx_to_default: Mapping[str, float] | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    window_days: float = 30.0,
-    as_of: datetime | str | float | None = None,
-    burst_minutes: float = 10.0,
-) -> CohortResult:
-    """Read a CSV or Parquet file under the file-access policy and score it as a cohort.
-
-    ``allowed_dirs`` is a :class:`~kpi_core.files.FileAccess` or the list of allowed directories
-    (empty: file access is off, and the call says how to configure it). A per-video export
-    (detected by a video id or posting-time column) is aggregated per creator first
-    (``window_days``, ``as_of`` and ``burst_minutes`` as in
-    :func:`~kpi_core.ingest.aggregate_videos`); the result's ``source`` says what was read and
-    what the aggregation dropped or repaired. Row indexes refer to the file's data rows, or to
-    the aggregated creators for a per-video export.
-    """
-    _check_arguments(top_n, sort_by, min_coverage)
-    reporter = _Reporter(progress)
-    access = (
-        allowed_dirs
-        if isinstance(allowed_dirs, FileAccess)
-        else FileAccess.from_dirs(allowed_dirs, max_bytes=max_bytes)
-    )
-    if max_bytes not in (access.max_bytes, DEFAULT_MAX_BYTES):
-        access = FileAccess(access.allowed_dirs, max_bytes, access.how_to_configure)
-    shown = _echo_path(path)
-    table = load_table(path, access)
-    reporter(10.0)
-    frame = table.frame
-    if len(frame) == 0:
-        raise InvalidValueError("path", "holds no data rows", shown)
-    per_video = is_per_video_export(list(frame.columns))
-    ingest: IngestSummary | None = None
-    if per_video:
-        aggregation = aggregate_videos(
-            frame, window_days=window_days, as_of=as_of, burst_minutes=burst_minutes
-        )
-        ingest = _ingest_summary(aggregation.report)
-        frame = aggregation.creators
-        if len(frame) == 0:
-            raise InvalidValueError(
-                "path",
-                "holds no usable video rows",
-                shown,
-                f"{aggregation.report.rows_read} rows read; see the reasons by code: "
-                + ", ".join(f"{k} {v}" for k, v in aggregation.report.notes_by_code.items()),
-            )
-    reporter(20.0)
-    inner = reporter.sub(20.0, 100.0)
-    scores = _score_rows(frame, weighting, currency, fx_to_default, inner)
-    result = _result(
-        scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=inner
-    )
-    result.source = CohortSource(
-        path=shown,
-        format=table.format,
-        size_bytes=table.size_bytes,
-        rows_read=len(table.frame),
-        skipped_lines=table.skipped_total,
-        skipped_examples=[line.text for line in table.skipped_lines[:5]],
-        per_video=per_video,
-        ingest=ingest,
-    )
-    return result

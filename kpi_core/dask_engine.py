@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from kpi_core import errors
 from kpi_core.batch import check_output_path, output_metadata, output_table, write_options
 from kpi_core.cohort import Progress, score_rows
+from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError, KpiError, Problem
-from kpi_core.ingest import is_per_video_export
 from kpi_core.stream import (
     EngineSummary,
     SummaryPart,
@@ -546,7 +546,7 @@ def score_dask(
             "pip install 'creator-kpi-mcp[dask]', or use the stream engine",
         ) from error
 
-    target = check_output_path(dst)
+    target = check_output_path(dst, (".parquet", ".pq"))
     check_top_n(top_n)
     check_rows("partition_rows", partition_rows)
     scheme = resolve_weighting(weighting)
@@ -562,7 +562,7 @@ def score_dask(
                 "source",
                 "is a per-video export, which needs the whole input to aggregate per creator",
                 "a Dask DataFrame",
-                "aggregate it per creator first (kpi_core.ingest.aggregate_videos)",
+                "aggregate it per creator first (kpi_core.cohorts.ingest.aggregate_videos)",
             )
     else:
         pieces, columns, schema = _plan(_expand(source), partition_rows)

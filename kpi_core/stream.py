@@ -20,7 +20,7 @@ Quantiles need a sort of the whole column, so an engine summary leaves ``quantil
 the output file's score column for them.
 
 A per-video export needs grouping across the whole file, so it is refused here: aggregate it with
-the in-memory batch command (:func:`kpi_core.batch.score_file_to_parquet`).
+the in-memory batch command (:func:`kpi_core.batch.score_file`).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ from kpi_core.cohort import (
     _echo_id,
     score_rows,
 )
+from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError
-from kpi_core.ingest import is_per_video_export
 from kpi_core.scoring import Band
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
@@ -462,7 +462,7 @@ def score_parquet(
     """
     import pyarrow.parquet as pq
 
-    target = check_output_path(dst)
+    target = check_output_path(dst, (".parquet", ".pq"))
     rows_per_batch = check_rows("batch_rows", batch_rows)
     check_top_n(top_n)
     scheme = resolve_weighting(weighting)
