@@ -54,7 +54,6 @@ import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.cohort import Progress, RowScores, score_rows
-from kpi_core.cohorts.creators import PreRejected
 from kpi_core.cohorts.ingest import Ingested, IngestOptions, ingest_source
 from kpi_core.cohorts.readers import ReadLimits, open_source
 from kpi_core.cohorts.report import IngestReport
@@ -150,7 +149,7 @@ def score_file(
     report(85.0)
     _write(output, target)
     report(100.0)
-    early = len(ingested.rejected)
+    early = len(ingested.rejected) if ingested.rejected is not None else 0
     return BatchSummary(
         output_path=target,
         rows=scores.rows + early,
@@ -171,22 +170,23 @@ def _with_early_rejections(table: Any, ingested: Ingested) -> Any:
     """Rows rejected before scoring, added to the output with their reasons, in row order."""
     import pyarrow as pa
 
-    early: list[PreRejected] = ingested.rejected
-    if not early:
+    early = ingested.rejected
+    if early is None or not len(early):
         return table
+    rows = [int(row) for row in early.rows]
     columns: dict[str, Any] = {}
     for name in table.column_names:
         kind = table.schema.field(name).type
         if name == "row":
-            columns[name] = pa.array([item.row for item in early], type=kind)
+            columns[name] = pa.array(rows, type=kind)
         elif name == "creator_id":
-            columns[name] = pa.array([item.creator_id for item in early], type=kind)
+            columns[name] = pa.array([early.creator_id(row) for row in rows], type=kind)
         elif name == "rejected":
-            columns[name] = pa.array(["; ".join(item.reasons) for item in early], type=kind)
+            columns[name] = pa.array(["; ".join(early.reasons(row)) for row in rows], type=kind)
         elif name == "model_version":
-            columns[name] = pa.array([load_catalogue().model_version] * len(early), type=kind)
+            columns[name] = pa.array([load_catalogue().model_version] * len(rows), type=kind)
         else:
-            columns[name] = pa.nulls(len(early), kind)
+            columns[name] = pa.nulls(len(rows), kind)
     combined = pa.concat_tables([table, pa.table(columns, schema=table.schema)])
     return combined.sort_by("row")
 

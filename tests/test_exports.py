@@ -288,3 +288,28 @@ def test_an_explicit_mapping_overrides_recognition() -> None:
     with pytest.raises(InvalidValueError) as caught:
         score_cohort_text("a\n1\n", columns={"a": "gmvv"})
     assert "did you mean gmv?" in str(caught.value)
+
+
+def test_a_90_day_header_rescales_its_column_and_averages_are_real_numbers() -> None:
+    """GMV (90 days) 9,000 -> 3,000 over 30 days; the average views of 7,417,500.2 (a
+    per-livestream average from a real export's shape) is read, rounded to a whole count and
+    counted, not refused."""
+    from kpi_core.cohorts.ingest import IngestOptions, ingest_source
+    from kpi_core.cohorts.readers import ReadLimits, csv_text_source
+
+    text = "Creator,GMV (90 days),Followers,Avg. views per video\n@a,9000,1000,7417500.2\n"
+    ingested = ingest_source(csv_text_source(text, ReadLimits()), IngestOptions())
+    row = ingested.creators.iloc[0]
+    assert (row["gmv"], row["follower_count"], row["avg_views_per_video"]) == (
+        3000.0,
+        1000.0,
+        7417500.0,
+    )
+    report = ingested.report
+    assert (report.period_days, report.period_source, report.rescaled) == (
+        90.0,
+        "the column headers",
+        ["gmv"],
+    )
+    assert report.notes_by_code == {"rounded": 1}
+    assert score_cohort_text(text).count == 1

@@ -30,7 +30,14 @@ from kpi_core.errors import InvalidValueError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FLOW_METRICS", "CreatorRows", "PreRejected", "prepare_creators", "stated_period"]
+__all__ = [
+    "FLOW_METRICS",
+    "TOO_LONG_REASON",
+    "CreatorRows",
+    "EarlyRejections",
+    "prepare_creators",
+    "stated_period",
+]
 
 #: Totals over the export's period (rescaled to 30 days); everything else is a level or a rate.
 FLOW_METRICS = frozenset(
@@ -55,13 +62,57 @@ _RANGE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\D+?(\d{4})[-/.](\d{1,2
 _LAST_DAYS = re.compile(r"(?:last|past)\s+(\d{1,3})\s+days?", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class PreRejected:
-    """A row rejected before scoring (a conflicting duplicate, an id over its cap)."""
+TOO_LONG_REASON = "creator_id must be at most 128 characters"
 
-    row: int
-    creator_id: str | None
-    reasons: list[str]
+
+@dataclass(slots=True)
+class EarlyRejections:
+    """Rows rejected before scoring, kept compact (masks and shared groups; each row's reasons
+    are worded when asked), so a file of millions of bad rows costs bytes a row, not objects."""
+
+    table: Collected
+    ids: npt.NDArray[np.object_]
+    too_long: npt.NDArray[np.bool_]
+    unreadable: npt.NDArray[np.bool_]
+    conflicts: dict[int, list[int]]
+
+    @property
+    def rows(self) -> npt.NDArray[np.intp]:
+        """The rejected rows, in file order."""
+        mask = self.too_long | self.unreadable
+        if self.conflicts:
+            mask[list(self.conflicts)] = True
+        return np.flatnonzero(mask)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def creator_id(self, row: int) -> str | None:
+        value = self.ids[row]
+        return None if value is None else str(value)
+
+    def reasons(self, row: int) -> list[str]:
+        """Why ``row`` was rejected."""
+        if self.too_long[row]:
+            return [TOO_LONG_REASON]
+        if row in self.conflicts:
+            others = [other for other in self.conflicts[row] if other != row]
+            shown = ", ".join(str(other) for other in others[:5])
+            more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+            return [
+                f"creator_id appears again in row {shown}{more} with different values; "
+                "keep one row per creator"
+            ]
+        found: list[str] = []
+        for name, mask in self.table.invalid.items():
+            if not mask[row]:
+                continue
+            header = self.table.headers.get(name, name)
+            label = name if header == name else f"{name} (column {header[:40]!r})"
+            raw = self.table.bad_cells.get(name, {}).get(row)
+            shown = repr(raw) if raw is not None else "an unreadable value"
+            found.append(f"{label} must be a number; got {shown}")
+        return found[:5]
 
 
 @dataclass(slots=True)
@@ -70,7 +121,7 @@ class CreatorRows:
 
     frame: pd.DataFrame
     source_rows: npt.NDArray[np.intp]
-    rejected: list[PreRejected]
+    rejected: EarlyRejections
     merged: int
     conflicting: int
     period_days: float | None
@@ -120,36 +171,37 @@ def prepare_creators(
     import pandas as pd
 
     _check_period(period_days)
-    rejected: list[PreRejected] = []
     rows = np.arange(table.rows, dtype=np.intp)
-    ids: list[str | None] = [None] * table.rows
+    ids = np.full(table.rows, None, dtype=object)
     keep = np.ones(table.rows, dtype=bool)
+    rejected = EarlyRejections(
+        table, ids, np.zeros(table.rows, dtype=bool), np.zeros(table.rows, dtype=bool), {}
+    )
     if "creator_id" in table.texts:
         column = table.texts["creator_id"]
         ids = column.text(rows)
-        for row in np.flatnonzero(column.codes == TOO_LONG):
-            rejected.append(
-                PreRejected(int(row), None, ["creator_id must be at most 128 characters"])
-            )
-            keep[row] = False
-        merged, conflicting = _duplicates(table, column.codes, ids, keep, rejected)
+        rejected.ids = ids
+        rejected.too_long = column.codes == TOO_LONG
+        keep &= ~rejected.too_long
+        merged, conflicting = _duplicates(table, column.codes, keep, rejected.conflicts)
     else:
         merged = conflicting = 0
-    _unreadable(table, ids, keep, rejected)
-    numbers = {name: values.copy() for name, values in table.numbers.items()}
+    for mask in table.invalid.values():
+        rejected.unreadable |= mask & keep
+    keep &= ~rejected.unreadable
+    numbers = dict(table.numbers)  # rescaling replaces arrays, never writes into them
     period, source, rescaled = _rescale(numbers, proposals, period_days, preamble)
     chosen = np.flatnonzero(keep)
     data: dict[str, object] = {}
     if "creator_id" in table.texts:
-        data["creator_id"] = [ids[row] for row in chosen]
+        data["creator_id"] = ids[chosen]
     for name, column in table.texts.items():
         if name != "creator_id":
             data[name] = column.text(chosen)
     for name, values in numbers.items():
         data[name] = values[chosen]
-    rejected.sort(key=lambda item: item.row)
     return CreatorRows(
-        frame=pd.DataFrame(data, index=pd.RangeIndex(chosen.size)),
+        frame=pd.DataFrame(data, index=pd.RangeIndex(chosen.size), copy=False),
         source_rows=chosen,
         rejected=rejected,
         merged=merged,
@@ -163,28 +215,25 @@ def prepare_creators(
 def _duplicates(
     table: Collected,
     codes: npt.NDArray[np.int64],
-    ids: list[str | None],
     keep: npt.NDArray[np.bool_],
-    rejected: list[PreRejected],
+    conflicts: dict[int, list[int]],
 ) -> tuple[int, int]:
-    """Merge identical duplicates and reject conflicting ones (in ``keep`` and ``rejected``)."""
+    """Merge identical duplicates (in ``keep``) and collect conflicting groups."""
     present = np.flatnonzero(codes >= 0)
     if present.size < 2:
         return 0, 0
     unique, counts = np.unique(codes[present], return_counts=True)
-    repeated = set(unique[counts > 1].tolist())
-    if not repeated:
+    repeated = unique[counts > 1]
+    if repeated.size == 0:
         return 0, 0
     merged = conflicting = 0
     groups: dict[int, list[int]] = {}
-    for row in present[np.isin(codes[present], list(repeated))]:
+    for row in present[np.isin(codes[present], repeated)]:
         groups.setdefault(int(codes[row]), []).append(int(row))
     for members in groups.values():
-        signatures = {_signature(table, row) for row in members}
-        if len(signatures) == 1:
-            for row in members[1:]:
-                keep[row] = False
-                merged += 1
+        if len({_signature(table, row) for row in members}) == 1:
+            keep[members[1:]] = False
+            merged += len(members) - 1
             table.notes.count("duplicate_merged", len(members) - 1)
             if table.notes.wants("duplicate_merged", "creator_id"):
                 table.notes.example(
@@ -193,45 +242,13 @@ def _duplicates(
                     "row_dropped",
                     "duplicate_merged",
                     f"identical to row {members[0]}; merged into it",
-                    ids[members[1]],
                 )
             continue
+        keep[members] = False
+        conflicting += len(members)
         for row in members:
-            others = ", ".join(str(other) for other in members if other != row)
-            keep[row] = False
-            conflicting += 1
-            rejected.append(
-                PreRejected(
-                    row,
-                    ids[row],
-                    [
-                        f"creator_id appears again in row {others} with different values; "
-                        "keep one row per creator"
-                    ],
-                )
-            )
+            conflicts[row] = members  # one list shared by the group
     return merged, conflicting
-
-
-def _unreadable(
-    table: Collected,
-    ids: list[str | None],
-    keep: npt.NDArray[np.bool_],
-    rejected: list[PreRejected],
-) -> None:
-    """Rows with a cell that is not a number where a number belongs: rejected with the cell,
-    as a creator table's row is a creator's whole record (a per-video export drops the value)."""
-    reasons: dict[int, list[str]] = {}
-    for name, mask in table.invalid.items():
-        header = table.headers.get(name, name)
-        label = name if header == name else f"{name} (column {header[:40]!r})"
-        cells = table.bad_cells.get(name, {})
-        for row in np.flatnonzero(mask & keep):
-            raw = cells.get(int(row), "")
-            reasons.setdefault(int(row), []).append(f"{label} must be a number; got {raw!r}")
-    for row, messages in reasons.items():
-        keep[row] = False
-        rejected.append(PreRejected(row, ids[row], messages[:5]))
 
 
 def _signature(table: Collected, row: int) -> tuple[object, ...]:

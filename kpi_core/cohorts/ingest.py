@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from kpi_core.cohorts.creators import PreRejected, prepare_creators
+from kpi_core.cohorts.creators import EarlyRejections, prepare_creators
 from kpi_core.cohorts.headers import PER_VIDEO_ONLY, VIDEO_FIELDS, ColumnProposal, propose_columns
 from kpi_core.cohorts.readers import ReadLimits, TableSource, source_of_frame
 from kpi_core.cohorts.report import IngestReport, IngestWarning, NoteBook, RowNote, TableKind
@@ -67,7 +67,7 @@ class Ingested:
 
     creators: pd.DataFrame
     source_rows: npt.NDArray[np.intp] | None
-    rejected: list[PreRejected]
+    rejected: EarlyRejections | None
     report: IngestReport
 
 
@@ -152,16 +152,26 @@ def ingest_source(
         notes,
         memory_budget=options.limits.memory_budget,
     )
-    for batch in source.batches([p.source for p in used]):
-        collector.add(batch)
-        if checkpoint is not None:
-            checkpoint(collector.rows)
-    table = collector.finish()
+    try:
+        for batch in source.batches([p.source for p in used]):
+            collector.add(batch)
+            if checkpoint is not None:
+                checkpoint(collector.rows)
+        table = collector.finish()
+    finally:
+        _release_arrow_memory()
     if table.rows == 0:
         raise InvalidValueError("path", "holds no data rows", source.format)
     if kind == "videos":
         return _videos(source, table, proposals, used, window_days, options)
     return _creators(source, table, proposals, used, options)
+
+
+def _release_arrow_memory() -> None:
+    """Give the pages Arrow's allocator kept back to the system (a stopped read included)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _videos(
@@ -201,7 +211,7 @@ def _videos(
         duplicates=(0, 0),
         warnings=warnings,
     )
-    return Ingested(videos.creators, None, [], report)
+    return Ingested(videos.creators, None, None, report)
 
 
 def _creators(

@@ -254,7 +254,7 @@ def _parquet_source(handle: BinaryIO, limits: ReadLimits, shown: str) -> TableSo
         rows = _parquet_batch_rows(file, tops, limits, shown)
         try:
             reader = pq.ParquetFile(handle, read_dictionary=texts)
-            for batch in reader.iter_batches(batch_size=rows, columns=tops, use_threads=False):
+            for batch in reader.iter_batches(batch_size=rows, columns=tops, use_threads=True):
                 table = pa.Table.from_batches([batch]).flatten()
                 yield {name: table.column(name) for name in columns}
         except (pa.ArrowException, OSError, ValueError) as error:
@@ -291,7 +291,7 @@ def _parquet_batch_rows(file: Any, tops: list[str], limits: ReadLimits, shown: s
             "split the file, or score it with the batch command's stream engine",
         )
     per_row = max(1.0, total / max(1, metadata.num_rows))
-    return int(min(limits.batch_rows, max(1024, (64 << 20) / per_row)))
+    return int(min(limits.batch_rows * 4, max(1024, (64 << 20) / per_row)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -234,13 +234,14 @@ def score_ingested(
 
 def _nothing_usable(ingested: Ingested, shown: str) -> InvalidValueError:
     report = ingested.report
-    if ingested.rejected:
-        first = ingested.rejected[0]
+    early = ingested.rejected
+    if early is not None and len(early):
+        first = int(early.rows[0])
         return InvalidValueError(
             "creators",
             "must contain at least one valid creator",
-            f"{len(ingested.rejected)} of {len(ingested.rejected)} rows rejected",
-            f"row {first.row}: {first.reasons[0]}",
+            f"{len(early)} of {len(early)} rows rejected",
+            f"row {first}: {early.reasons(first)[0]}",
         )
     codes = ", ".join(f"{code} {count:,}" for code, count in report.notes_by_code.items())
     return InvalidValueError(
@@ -259,16 +260,22 @@ def _remap(result: CohortResult, ingested: Ingested) -> None:
             entry.index = int(rows[entry.index])
         for item in result.rejected:
             item.index = int(rows[item.index])
-    if not ingested.rejected:
+    early = ingested.rejected
+    if early is None or not len(early):
         return
-    early = [
-        RejectedRow(index=item.row, creator_id=_echo_id(item.creator_id), reasons=item.reasons)
-        for item in ingested.rejected
+    rejected_rows = early.rows
+    listed = [
+        RejectedRow(
+            index=int(row),
+            creator_id=_echo_id(early.creator_id(int(row))),
+            reasons=early.reasons(int(row)),
+        )
+        for row in rejected_rows[:MAX_REJECTED_LISTED]
     ]
-    merged = sorted([*result.rejected, *early], key=lambda item: item.index)
+    merged = sorted([*result.rejected, *listed], key=lambda item: item.index)
     result.rejected = merged[:MAX_REJECTED_LISTED]
-    result.rejected_total += len(early)
-    result.rows += len(early)
+    result.rejected_total += int(rejected_rows.size)
+    result.rows += int(rejected_rows.size)
 
 
 def _dry_result(
@@ -285,7 +292,7 @@ def _dry_result(
     empty = np.zeros(0)
     return CohortResult(
         count=0,
-        rows=count + len(ingested.rejected),
+        rows=count + (len(ingested.rejected) if ingested.rejected is not None else 0),
         leaderboard=[],
         ranked=0,
         excluded_low_coverage=0,

@@ -113,9 +113,12 @@ class TextColumn:
     codes: CodeArray
     uniques: list[str]
 
-    def text(self, rows: npt.NDArray[np.intp]) -> list[str | None]:
+    def text(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.object_]:
         """The text of ``rows`` (None when missing or over the cap)."""
-        return [self.uniques[int(code)] if code >= 0 else None for code in self.codes[rows]]
+        table = np.empty(len(self.uniques) + 2, dtype=object)
+        table[: len(self.uniques)] = self.uniques
+        table[-2:] = None  # MISSING (-1) and TOO_LONG (-2) index from the end
+        return table[self.codes[rows]]
 
 
 @dataclass(slots=True)
@@ -140,6 +143,7 @@ class _Column:
     percent: bool
     chunks: list[Any] = field(default_factory=list[Any])
     invalid: list[Any] = field(default_factory=list[Any])
+    dictionaries: list[Any] = field(default_factory=list[Any])
 
 
 class Collector:
@@ -162,7 +166,6 @@ class Collector:
         self.rows = 0
         self.held = 0
         self.bad_cells: dict[str, dict[int, str]] = {}
-        self._uniques: dict[str, dict[str, int]] = {}
 
     def add(self, batch: Mapping[str, Any]) -> None:
         """Parse one batch (header -> pyarrow array of equal lengths)."""
@@ -222,28 +225,30 @@ class Collector:
                 )
 
     def _text(self, column: _Column, array: Any) -> CodeArray:
+        """Codes into the batches' cleaned dictionaries, laid end to end (unified in
+        :meth:`finish`); a missing cell is :data:`MISSING`, one over its cap :data:`TOO_LONG`,
+        and such cells' text is not kept."""
         import pyarrow as pa
 
         pc = compute()
-
         chunk = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
         if not pa.types.is_dictionary(chunk.type):
             if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
                 chunk = chunk.cast(pa.string())
             chunk = pc.dictionary_encode(chunk)
-        known = self._uniques.setdefault(column.canonical, {})
-        cap = _text_cap(column.canonical)
-        dictionary = chunk.dictionary.to_pylist()
-        local = np.empty(len(dictionary) + 1, dtype=np.int64)
+        trimmed = pc.utf8_trim_whitespace(chunk.dictionary.cast(pa.string()))
+        lengths = pc.fill_null(pc.utf8_length(trimmed), 0).to_numpy(zero_copy_only=False)
+        null_set = pa.array(sorted(NULL_TOKENS))
+        missing = pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=null_set), True)
+        missing_mask = np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
+        too_long = (np.asarray(lengths) > _text_cap(column.canonical)) & ~missing_mask
+        flagged = missing_mask | too_long
+        offset = sum(len(kept) for kept in column.dictionaries)
+        local = np.arange(offset, offset + len(trimmed) + 1, dtype=np.int64)
+        local[:-1][missing_mask] = MISSING
+        local[:-1][too_long] = TOO_LONG
         local[-1] = MISSING
-        for index, value in enumerate(dictionary):
-            text = str(value).strip() if value is not None else ""
-            if text.lower() in NULL_TOKENS:
-                local[index] = MISSING
-            elif len(text) > cap:
-                local[index] = TOO_LONG
-            else:
-                local[index] = known.setdefault(text, len(known))
+        column.dictionaries.append(pc.if_else(pa.array(flagged), "", trimmed))
         indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return local[np.asarray(indices, dtype=np.intp)]
 
@@ -255,9 +260,7 @@ class Collector:
         hashes: dict[str, npt.NDArray[np.uint64]] = {}
         for column in self.columns:
             if column.kind == "text":
-                codes = _concat(column.chunks, np.int64)
-                known = self._uniques.get(column.canonical, {})
-                texts[column.canonical] = TextColumn(codes, list(known))
+                texts[column.canonical] = _unified(column)
             elif column.kind == "hash":
                 hashes[column.canonical] = _concat(column.chunks, np.uint64)
             else:
@@ -265,10 +268,24 @@ class Collector:
                 invalid[column.canonical] = _concat(column.invalid, np.bool_)
             column.chunks.clear()
             column.invalid.clear()
+            column.dictionaries.clear()
         headers = {column.canonical: column.source for column in self.columns}
         return Collected(
             self.rows, numbers, invalid, texts, hashes, self.notes, self.bad_cells, headers
         )
+
+
+def _unified(column: _Column) -> TextColumn:
+    """One dictionary for all batches: the batches' codes mapped onto its distinct values."""
+    import pyarrow as pa
+
+    raw = _concat(column.chunks, np.int64)
+    if not column.dictionaries:
+        return TextColumn(raw, [])
+    encoded = compute().dictionary_encode(pa.concat_arrays(column.dictionaries))
+    remap = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = np.where(raw >= 0, remap[np.maximum(raw, 0)], raw)
+    return TextColumn(codes, encoded.dictionary.to_pylist())
 
 
 def _concat(chunks: list[Any], dtype: Any) -> Any:
@@ -278,19 +295,24 @@ def _concat(chunks: list[Any], dtype: Any) -> Any:
 
 
 def _hashes(array: Any) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each cell's text (0 for a missing cell): video ids are only compared."""
-    import pandas as pd
+    """A 64-bit hash of each cell's text (0 for a missing cell): video ids are only compared.
+    Dictionary-encoded text is hashed once per distinct value, never expanded."""
     import pyarrow as pa
+
+    chunk = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    if not pa.types.is_dictionary(chunk.type):
+        chunk = compute().dictionary_encode(chunk.cast(pa.string()))
+    hashed = np.append(_hash_texts(chunk.dictionary.cast(pa.string())), np.uint64(0))
+    indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return hashed[np.asarray(indices, dtype=np.intp)]
+
+
+def _hash_texts(texts: Any) -> npt.NDArray[np.uint64]:
     from pandas.util import hash_array as _hash
 
     hash_array = cast("Callable[[Any], npt.NDArray[np.uint64]]", _hash)
-
-    chunk = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    if pa.types.is_dictionary(chunk.type):
-        chunk = chunk.cast(chunk.type.value_type)
-    text = chunk.cast(pa.string()).to_numpy(zero_copy_only=False)
-    values = np.asarray(text, dtype=object)
-    missing = pd.isna(values)
+    values = np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+    missing = np.array([value is None for value in values], dtype=bool)
     hashed = hash_array(np.where(missing, "", values))
     hashed[missing] = 0
     return np.asarray(hashed, dtype=np.uint64)

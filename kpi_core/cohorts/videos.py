@@ -353,7 +353,7 @@ def _per_creator(
                 f"{videos[k]:.0f} videos counted as {sessions[k]:.0f} posting sessions (videos "
                 f"within {window.burst_minutes:g} minutes of the previous one are one session)",
             )
-    return pd.DataFrame(data), creator_codes
+    return pd.DataFrame(data, copy=False), creator_codes
 
 
 def _labels(table: Collected, codes: npt.NDArray[np.int64]) -> list[str | None]:
