@@ -180,8 +180,8 @@ def _run_engine(
     batch_rows: int | None,
 ) -> int:
     """`creator-kpi-mcp score --engine stream|dask`: the exit status (2 when refused)."""
+    from kpi_core.cohorts.stream import EngineSummary
     from kpi_core.errors import KpiError
-    from kpi_core.stream import EngineSummary
     from tools._config import ServerConfig
 
     bar = ProgressBar(sys.stderr)
@@ -189,14 +189,14 @@ def _run_engine(
     summary: EngineSummary
     try:
         if engine == "stream":
-            from kpi_core.stream import DEFAULT_BATCH_ROWS, score_parquet
+            from kpi_core.cohorts.stream import DEFAULT_BATCH_ROWS, score_parquet
 
             rows = batch_rows or DEFAULT_BATCH_ROWS
             summary = score_parquet(
                 source, output, rows, weighting, bar, currency=currency, fx_to_default=fx
             )
         else:
-            from kpi_core.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
+            from kpi_core.cohorts.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
 
             rows = batch_rows or DEFAULT_PARTITION_ROWS
             summary = score_dask(
@@ -285,10 +285,10 @@ def run_inspect(
     period_days: float | None,
 ) -> int:
     """`creator-kpi-mcp inspect FILE`: print how the file would be read (2 when refused)."""
+    from kpi_core.cohorts.files import opened_trusted
     from kpi_core.cohorts.inspect import inspect_source
     from kpi_core.cohorts.readers import open_source
     from kpi_core.errors import KpiError
-    from kpi_core.files import opened_trusted
 
     try:
         options = _ingest_options(columns_file, window_days, period_days)
@@ -333,7 +333,7 @@ def run_batch(
 ) -> int:
     """`creator-kpi-mcp score`: the exit status (2 when the input is refused, 1 when nothing
     was scored). The summary goes to stderr; stdout stays clean for pipes."""
-    from kpi_core.batch import score_file
+    from kpi_core.cohorts.batch import score_file
     from kpi_core.errors import KpiError
     from prompts import render
     from tools._config import ServerConfig

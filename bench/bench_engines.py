@@ -84,14 +84,14 @@ def peak_rss_bytes() -> int:
 
 def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, Any]:
     """Run one engine in this (child) process and report time and memory."""
-    from kpi_core.batch import score_file
-    from kpi_core.stream import score_parquet
+    from kpi_core.cohorts.batch import score_file
+    from kpi_core.cohorts.stream import score_parquet
 
     report: dict[str, Any] = {"engine": engine}
     if engine == "dask":
         from distributed import Client
 
-        from kpi_core.dask_engine import local_cluster, score_dask
+        from kpi_core.cohorts.dask_engine import local_cluster, score_dask
 
         start = time.perf_counter()
         cpu = cpu_seconds(resource.RUSAGE_SELF)

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from kpi_core.cohorts.files import FileAccess
 from kpi_core.cohorts.readers import ReadLimits
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError, KpiError
-from kpi_core.files import FileAccess
 from tests.conftest import ROOT
 
 BOMB_ROWS = 200_000

@@ -10,8 +10,8 @@ import pytest
 
 from cli import main, run_demo
 from kpi_core import score
-from kpi_core.batch import OUTPUT_COLUMNS
 from kpi_core.catalogue import load_catalogue
+from kpi_core.cohorts.batch import OUTPUT_COLUMNS
 from kpi_core.demo import demo_cohort_rows, demo_creator_ids, demo_metrics
 
 

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpi_core import KPI_IDS, score, score_frame
-from kpi_core.batch import OUTPUT_COLUMNS, score_file
 from kpi_core.cohort import CohortResult, score_cohort
+from kpi_core.cohorts.batch import OUTPUT_COLUMNS, score_file
 from kpi_core.cohorts.scoring import score_cohort_file
 from kpi_core.errors import CurrencyError, InvalidValueError
 from tests.cases import REALISTIC, SOURCE_PAYLOAD

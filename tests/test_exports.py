@@ -201,9 +201,9 @@ def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_pa
     assert report is not None
     assert (report.format, report.period_days) == ("xlsx", 90.0)
     assert report.rescaled == ["gmv", "orders", "live_count"]
+    from kpi_core.cohorts.files import opened
     from kpi_core.cohorts.ingest import IngestOptions, ingest_source
     from kpi_core.cohorts.readers import ReadLimits, open_source
-    from kpi_core.files import opened
 
     with opened("shop.xlsx", [tmp_path]) as file:
         source = open_source(file.handle, "xlsx", file.size_bytes, ReadLimits(), file.shown)

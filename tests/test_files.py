@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kpi_core.cohorts.files import FileAccess, opened, opened_trusted
 from kpi_core.cohorts.readers import ReadLimits, TableSource, open_source
 from kpi_core.errors import InvalidValueError
-from kpi_core.files import FileAccess, opened, opened_trusted
 
 
 def as_frame(source: TableSource) -> pd.DataFrame:

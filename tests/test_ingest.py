@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from kpi_core import parse_metrics, score
+from kpi_core.cohorts.affiliate import AudienceTarget, map_affiliate_creator, map_affiliate_payload
 from kpi_core.cohorts.headers import normalise_header
 from kpi_core.cohorts.ingest import aggregate_videos, is_per_video_export
 from kpi_core.errors import InvalidValueError
-from kpi_core.ingest import AudienceTarget, map_affiliate_creator, map_affiliate_payload
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

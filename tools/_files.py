@@ -23,9 +23,9 @@ from urllib.parse import unquote, urlparse
 from mcp.server.mcpserver import Context, ListRoots, Resolve
 from mcp.types import ListRootsResult
 
+from kpi_core.cohorts.files import FileAccess
 from kpi_core.cohorts.readers import DEFAULT_MEMORY_BUDGET
 from kpi_core.errors import InvalidValueError
-from kpi_core.files import FileAccess
 from tools._config import ENV_HTTP_FILES, HOW_TO_ALLOW_FILES, ServerConfig
 
 __all__ = ["FILE_CALLS_AT_ONCE", "RootsArg", "file_access", "file_call_slot", "memory_budget"]

@@ -1,6 +1,6 @@
 """Scoring a cohort from a file or a pasted CSV: read, recognise, aggregate or prepare, score.
 
-:func:`score_cohort_file` reads a file under the file-access policy (:mod:`kpi_core.files`);
+:func:`score_cohort_file` reads a file under the file-access policy (:mod:`kpi_core.cohorts.files`);
 :func:`score_cohort_text` reads a pasted CSV (at most :data:`MAX_CSV_TEXT` bytes). Both go
 through :func:`~kpi_core.cohorts.ingest.ingest_source` and then score the creator rows exactly as
 :func:`~kpi_core.cohort.score_cohort` scores a DataFrame. The result carries the ingest report
@@ -38,6 +38,7 @@ from kpi_core.cohort import (
     _score_rows,
     _summary,
 )
+from kpi_core.cohorts.files import DEFAULT_MAX_BYTES, FileAccess, opened
 from kpi_core.cohorts.ingest import (
     DEFAULT_HOW_TO_MAP,
     Ingested,
@@ -52,7 +53,6 @@ from kpi_core.cohorts.readers import (
     open_source,
 )
 from kpi_core.errors import InvalidValueError
-from kpi_core.files import DEFAULT_MAX_BYTES, FileAccess, opened
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def score_cohort_file(
 ) -> CohortResult:
     """Read a file under the file-access policy and score it (see the module docstring).
 
-    ``allowed_dirs`` is a :class:`~kpi_core.files.FileAccess` or the list of allowed directories
-    (empty: file access is off, and the call says how to configure it).
+    ``allowed_dirs`` is a :class:`~kpi_core.cohorts.files.FileAccess` or the list of allowed
+    directories (empty: file access is off, and the call says how to configure it).
     """
     _check_arguments(top_n, sort_by, min_coverage)
     access = (

@@ -54,11 +54,11 @@ import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.cohort import Progress, RowScores, score_rows
+from kpi_core.cohorts.files import opened_trusted
 from kpi_core.cohorts.ingest import Ingested, IngestOptions, ingest_source
 from kpi_core.cohorts.readers import ReadLimits, open_source
 from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError
-from kpi_core.files import opened_trusted
 from kpi_core.weights import Weighting, WeightingArg
 
 if TYPE_CHECKING:

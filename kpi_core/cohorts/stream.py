@@ -7,20 +7,20 @@ each batch exactly as the batch command does (:func:`kpi_core.cohort.score_rows`
 one pass of the kernel; a bad row is kept with its reasons), and appends it to the output with a
 ``pyarrow.parquet.ParquetWriter``. Memory is bounded by a few batches (and the compressed size of
 one row group), whatever the size of the file. The output has the columns and metadata of
-:mod:`kpi_core.batch` (the library contract), one row group per batch, and is written to a
+:mod:`kpi_core.cohorts.batch` (the library contract), one row group per batch, and is written to a
 temporary file in the output's directory that is renamed over the output only when complete.
 
-The summary (:class:`EngineSummary`, shared with :mod:`kpi_core.dask_engine`) is combined chunk
-by chunk (:class:`SummaryPart`): the counts, the leaderboard (the top ``top_n`` by overall score
-with the cohort's tie-break: overall score descending, then ``creator_id`` ascending with missing
-ids last, then row), and the distribution of the overall score and each KPI over the scored rows
-with the cohort's fixed bins and exact moments (``mean`` and population ``std`` merged with Chan
-et al.'s parallel algorithm, which agrees with a whole-column computation to about 1e-12).
-Quantiles need a sort of the whole column, so an engine summary leaves ``quantiles`` empty; read
-the output file's score column for them.
+The summary (:class:`EngineSummary`, shared with :mod:`kpi_core.cohorts.dask_engine`) is combined
+chunk by chunk (:class:`SummaryPart`): the counts, the leaderboard (the top ``top_n`` by overall
+score with the cohort's tie-break: overall score descending, then ``creator_id`` ascending with
+missing ids last, then row), and the distribution of the overall score and each KPI over the scored
+rows with the cohort's fixed bins and exact moments (``mean`` and population ``std`` merged with
+Chan et al.'s parallel algorithm, which agrees with a whole-column computation to about 1e-12).
+Quantiles need a sort of the whole column, so an engine summary leaves ``quantiles`` empty; read the
+output file's score column for them.
 
 A per-video export needs grouping across the whole file, so it is refused here: aggregate it with
-the in-memory batch command (:func:`kpi_core.batch.score_file`).
+the in-memory batch command (:func:`kpi_core.cohorts.batch.score_file`).
 """
 
 from __future__ import annotations
@@ -37,13 +37,6 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from kpi_core.batch import (
-    check_output_path,
-    output_metadata,
-    output_table,
-    replacing_file,
-    write_options,
-)
 from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.cohort import (
     BINS,
@@ -56,6 +49,13 @@ from kpi_core.cohort import (
     ScoreSummary,
     _echo_id,
     score_rows,
+)
+from kpi_core.cohorts.batch import (
+    check_output_path,
+    output_metadata,
+    output_table,
+    replacing_file,
+    write_options,
 )
 from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError
@@ -240,10 +240,10 @@ class SummaryPart:
     """The combinable summary of some scored rows: build one per chunk and merge them.
 
     :meth:`from_table` reads a chunk of output (the columns of
-    :data:`kpi_core.batch.OUTPUT_COLUMNS`); :meth:`merge` folds another part in; :meth:`summary`
-    gives the :class:`EngineSummary`. Parts are small (no per-row data beyond ``top_n``
-    candidates and the first rejected rows) and picklable, so a Dask worker returns one per
-    partition.
+    :data:`kpi_core.cohorts.batch.OUTPUT_COLUMNS`); :meth:`merge` folds another part in;
+    :meth:`summary` gives the :class:`EngineSummary`. Parts are small (no per-row data beyond
+    ``top_n`` candidates and the first rejected rows) and picklable, so a Dask worker returns one
+    per partition.
     """
 
     top_n: int

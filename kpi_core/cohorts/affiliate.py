@@ -349,31 +349,26 @@ def _is_mapping(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
-def map_affiliate_creator(
-    creator: Mapping[str, object], *, audience: AudienceTarget | None = None
-) -> AffiliateMapping:
-    """Map one affiliate API creator object onto canonical metrics (see the module docstring)."""
-    if not _is_mapping(creator):
-        raise InvalidValueError("payload", "must be an object (a creator)", creator)
-    mapper = _Mapper(creator, {}, [], [])
-
-    creator_id: str | None = None
+def _creator_id(mapper: _Mapper) -> str | None:
     for key in ("username", "creator_open_id", "creator_user_id"):
-        value = creator.get(key)
+        value = mapper.creator.get(key)
         if isinstance(value, str) and value.strip():
             if len(value.strip()) > MAX_CREATOR_ID:
                 mapper.problem(key, f"must be at most {MAX_CREATOR_ID} characters", value)
                 continue
-            creator_id = value.strip()
-            mapper.metrics["creator_id"] = creator_id
-            break
+            mapper.metrics["creator_id"] = value.strip()
+            return value.strip()
+    return None
 
+
+def _affiliate_fields(mapper: _Mapper) -> None:
+    """The fields of :data:`AFFILIATE_FIELDS`: exact values, else their ``_range`` buckets."""
     for metric, (source, scale, whole) in AFFILIATE_FIELDS.items():
         is_money = metric in ("gmv", "gpm")
         if is_money:
             exact = mapper.money(source)
         else:
-            raw = creator.get(source)
+            raw = mapper.creator.get(source)
             exact = _scalar(raw) if raw is not None else None
             if raw is not None and (exact is None or exact < 0):
                 mapper.problem(source, "must be a non-negative number", raw)
@@ -399,6 +394,8 @@ def map_affiliate_creator(
             value = _whole(value)
         mapper.put(metric, value, f"{source}_range", method, note)
 
+
+def _live_share(mapper: _Mapper) -> None:
     live = mapper.money("live_gmv")
     gmv_exact = next(
         (s.value for s in mapper.sources if s.metric == "gmv" and s.method == "exact"), None
@@ -408,6 +405,10 @@ def map_affiliate_creator(
         mapper.put("live_gmv_share", share, "live_gmv / gmv", "derived")
     mapper.money("video_gmv")  # read for its currency check only
 
+
+def _video_averages(mapper: _Mapper) -> None:
+    """Average views and the likes / comments / shares ratios of the shoppable videos."""
+    creator = mapper.creator
     play_field = (
         "avg_ec_video_play_count"
         if creator.get("avg_ec_video_play_count") is not None
@@ -426,7 +427,6 @@ def map_affiliate_creator(
                 "approximate",
                 "average over the creator's shoppable videos, not all videos",
             )
-
     interactions: dict[str, float] = {}
     for kind in ("like", "comment", "share"):
         field = f"avg_ec_video_{kind}_count"
@@ -453,6 +453,18 @@ def map_affiliate_creator(
                 "share of interactions on shoppable videos",
             )
 
+
+def map_affiliate_creator(
+    creator: Mapping[str, object], *, audience: AudienceTarget | None = None
+) -> AffiliateMapping:
+    """Map one affiliate API creator object onto canonical metrics (see the module docstring)."""
+    if not _is_mapping(creator):
+        raise InvalidValueError("payload", "must be an object (a creator)", creator)
+    mapper = _Mapper(creator, {}, [], [])
+    creator_id = _creator_id(mapper)
+    _affiliate_fields(mapper)
+    _live_share(mapper)
+    _video_averages(mapper)
     demographics = _demographics(mapper)
     if audience is not None and demographics is not None:
         _audience_match(mapper, demographics, audience)
