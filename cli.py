@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 __all__ = ["main", "run_demo"]
 
@@ -371,6 +371,8 @@ def run_batch(
 
 def _add_file_commands(commands: Any) -> None:
     """The `inspect` and `score` subcommands (an argparse subparsers object)."""
+    from kpi_core.cohorts.stream import Engine
+
     inspect = commands.add_parser("inspect", help="show how a file would be read, score nothing")
     batch = commands.add_parser("score", help="score a file into CSV or Parquet")
     for command in (inspect, batch):
@@ -404,7 +406,7 @@ def _add_file_commands(commands: Any) -> None:
     batch.add_argument(
         "--engine",
         default="memory",
-        choices=("memory", "stream", "dask"),
+        choices=("memory", *get_args(Engine)),
         help="memory: the whole file at once (CSV, per-video exports); stream: Parquet in "
         "batches, bounded memory; dask: Parquet files or a glob on a Dask cluster",
     )

@@ -70,11 +70,12 @@ __all__ = [
     "HistogramBin",
     "LeaderboardEntry",
     "Progress",
-    "RejectedRow",
+    "RejectedCreator",
     "RowScores",
     "ScoreSummary",
     "score_cohort",
     "score_rows",
+    "summarised",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -154,7 +155,7 @@ class Distribution(BaseModel):
     kpis: dict[str, ScoreSummary] = Field(description="Per KPI id, on 0-1.")
 
 
-class RejectedRow(BaseModel):
+class RejectedCreator(BaseModel):
     index: int = Field(description="0-based position of the row in the input.")
     creator_id: str | None = Field(description="The row's creator id, capped, when readable.")
     reasons: list[str]
@@ -175,6 +176,9 @@ class CohortSource(BaseModel):
 class CohortResult(BaseModel):
     """A scored cohort: the leaderboard, the distributions, and what was rejected."""
 
+    summary: str = Field(
+        description="What an assistant should say first (the text content, repeated here)."
+    )
     count: int = Field(description="Creators scored (valid rows).")
     rows: int = Field(description="Rows received.")
     leaderboard: list[LeaderboardEntry]
@@ -192,7 +196,7 @@ class CohortResult(BaseModel):
     top_n: int
     min_coverage: float
     distribution: Distribution
-    rejected: list[RejectedRow] = Field(description="The first 50 rejected rows by index.")
+    rejected: list[RejectedCreator] = Field(description="The first 50 rejected rows by index.")
     rejected_total: int
     weighting: str
     currency: str
@@ -699,40 +703,26 @@ def _summary(values: FloatArray, scale: float, population: int) -> ScoreSummary:
     )
 
 
-def _result(
-    scores: RowScores,
-    *,
-    top_n: int,
-    sort_by: str,
-    min_coverage: float,
-    reporter: _Reporter,
-) -> CohortResult:
+def _no_valid_creator(scores: RowScores) -> InvalidValueError:
+    first = int(np.flatnonzero(~scores.valid)[0]) if scores.rows else 0
+    reasons = scores.reasons(first) if scores.rows else []
+    return InvalidValueError(
+        "creators",
+        "must contain at least one valid creator",
+        f"{scores.rows} of {scores.rows} rows rejected",
+        f"row {first}: {reasons[0]}" if reasons else "give at least one creator",
+    )
+
+
+def _leaderboard(scores: RowScores, key: FloatArray, top: list[int]) -> list[LeaderboardEntry]:
     catalogue = load_catalogue()
-    valid = scores.valid
-    count = int(valid.sum())
-    if count == 0:
-        first = int(np.flatnonzero(~valid)[0]) if scores.rows else 0
-        reasons = scores.reasons(first) if scores.rows else []
-        raise InvalidValueError(
-            "creators",
-            "must contain at least one valid creator",
-            f"{scores.rows} of {scores.rows} rows rejected",
-            f"row {first}: {reasons[0]}" if reasons else "give at least one creator",
-        )
-    with np.errstate(invalid="ignore"):
-        eligible = valid & (scores.coverage >= float(min_coverage) - COVERAGE_TOLERANCE)
-    excluded = count - int(eligible.sum())
-    overall = scores.overall
-    key = overall if sort_by == "overall_score" else scores.kpi_scores[sort_by]
-    candidates = np.flatnonzero(eligible & ~np.isnan(key))
-    top = _top_rows(key, overall, candidates, top_n, scores)
     ids = scores.creator_ids(np.asarray(top, dtype=np.intp))
-    leaderboard = [
+    return [
         LeaderboardEntry(
             rank=rank,
             index=row,
             creator_id=ids[rank - 1],
-            overall_score=float(overall[row]),
+            overall_score=float(scores.overall[row]),
             band=cast("Band", catalogue.bands[int(scores.band_codes[row])][0]),
             coverage=float(scores.coverage[row]),
             revenue_coverage=float(scores.revenue_coverage[row]),
@@ -746,29 +736,60 @@ def _result(
         )
         for rank, row in enumerate(top, start=1)
     ]
-    reporter(85.0)
 
+
+def _distribution(scores: RowScores, eligible: BoolArray, everyone: bool) -> Distribution:
+    """The distributions over the eligible creators (``everyone``: no min_coverage cut, so the
+    rejected rows, NaN already, need no mask)."""
     population = int(eligible.sum())
 
     def among_eligible(values: FloatArray) -> FloatArray:
-        # Rejected rows are NaN already; only a min_coverage cut needs a mask.
-        return values if excluded == 0 else values[eligible]
+        return values if everyone else values[eligible]
 
-    distribution = Distribution(
-        overall_score=_summary(among_eligible(overall), 100.0, population),
+    return Distribution(
+        overall_score=_summary(among_eligible(scores.overall), 100.0, population),
         kpis={
             kpi_id: _summary(among_eligible(scores.kpi_scores[kpi_id]), 1.0, population)
             for kpi_id in KPI_IDS
         },
     )
-    rejected_rows = np.flatnonzero(~valid)
+
+
+def _rejected(scores: RowScores) -> tuple[list[RejectedCreator], int]:
+    rejected_rows = np.flatnonzero(~scores.valid)
     listed = rejected_rows[:MAX_REJECTED_LISTED]
     rejected_ids = scores.creator_ids(listed)
     rejected = [
-        RejectedRow(index=int(row), creator_id=rejected_ids[i], reasons=scores.reasons(int(row)))
+        RejectedCreator(
+            index=int(row), creator_id=rejected_ids[i], reasons=scores.reasons(int(row))
+        )
         for i, row in enumerate(listed)
     ]
+    return rejected, len(rejected_rows)
+
+
+def _result(
+    scores: RowScores,
+    *,
+    top_n: int,
+    sort_by: str,
+    min_coverage: float,
+    reporter: _Reporter,
+) -> CohortResult:
+    count = int(scores.valid.sum())
+    if count == 0:
+        raise _no_valid_creator(scores)
+    with np.errstate(invalid="ignore"):
+        eligible = scores.valid & (scores.coverage >= float(min_coverage) - COVERAGE_TOLERANCE)
+    excluded = count - int(eligible.sum())
+    key = scores.overall if sort_by == "overall_score" else scores.kpi_scores[sort_by]
+    candidates = np.flatnonzero(eligible & ~np.isnan(key))
+    top = _top_rows(key, scores.overall, candidates, top_n, scores)
+    leaderboard = _leaderboard(scores, key, top)
+    reporter(85.0)
+    rejected, rejected_total = _rejected(scores)
     result = CohortResult(
+        summary="",
         count=count,
         rows=scores.rows,
         leaderboard=leaderboard,
@@ -778,14 +799,22 @@ def _result(
         sort_by=sort_by,
         top_n=top_n,
         min_coverage=float(min_coverage),
-        distribution=distribution,
+        distribution=_distribution(scores, eligible, excluded == 0),
         rejected=rejected,
-        rejected_total=len(rejected_rows),
+        rejected_total=rejected_total,
         weighting=scores.weighting.name,
         currency=scores.currency,
-        model_version=catalogue.model_version,
+        model_version=load_catalogue().model_version,
     )
     reporter(100.0)
+    return result
+
+
+def summarised(result: CohortResult) -> CohortResult:
+    """``result`` with its ``summary`` rendered (call it once every field is final)."""
+    from prompts import render
+
+    result.summary = render("cohort_summary.txt.j2", result=result)
     return result
 
 
@@ -813,6 +842,6 @@ def score_cohort(
     scores = _score_rows(creators, weighting, currency, fx_to_default, reporter)
     if scores.rows == 0:
         raise InvalidValueError("creators", "must contain at least one creator", "0 rows")
-    return _result(
-        scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=reporter
+    return summarised(
+        _result(scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=reporter)
     )

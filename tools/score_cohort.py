@@ -7,10 +7,9 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.cohort import CohortResult, score_cohort
+from kpi_core.cohort import MAX_TOP_N, CohortResult, score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
-from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access, file_call_slot, memory_budget
@@ -58,10 +57,6 @@ PeriodDaysArg = Annotated[
 ]
 
 
-def summary(result: CohortResult) -> str:
-    return render("cohort_summary.txt.j2", result=result)
-
-
 def _one_source(creators: object, path: object, csv_text: object) -> None:
     given = [creators is not None, path is not None, csv_text is not None]
     if sum(given) != 1:
@@ -106,12 +101,12 @@ def build(config: ServerConfig) -> Tool:
         creators: CreatorsArg = None,
         path: PathArg = None,
         weighting: WeightingArg = "tiered",
-        top_n: Annotated[int, SkipValidation, Field(description="Leaderboard size.")] = 20,
+        top_n: Annotated[int, Field(description="Leaderboard size.", ge=1, le=MAX_TOP_N)] = 20,
         sort_by: Annotated[
             str, SkipValidation, Field(description='"overall_score" or a KPI id.')
         ] = "overall_score",
         min_coverage: Annotated[
-            float, SkipValidation, Field(description="Leave out creators below this coverage.")
+            float, Field(description="Leave out creators below this coverage.", ge=0, le=1)
         ] = 0.0,
         currency: CurrencyArg = None,
         csv_text: CsvTextArg = None,
@@ -138,7 +133,7 @@ def build(config: ServerConfig) -> Tool:
                 "how_to_map": HOW_TO_MAP,
             }
             result = _score(config, roots, (creators, path, csv_text), reading, options)
-            return ok_result(summary(result), result)
+            return ok_result(result.summary, result)
 
         return await run_tool(
             "score_cohort", body, time_limit=config.time_limit, send_progress=ctx.report_progress

@@ -30,13 +30,14 @@ from kpi_core.cohort import (
     CohortSource,
     Distribution,
     Progress,
-    RejectedRow,
+    RejectedCreator,
     _check_arguments,
     _echo_id,
     _Reporter,
     _result,
     _score_rows,
     _summary,
+    summarised,
 )
 from kpi_core.cohorts.files import DEFAULT_MAX_BYTES, FileAccess, opened
 from kpi_core.cohorts.ingest import (
@@ -229,7 +230,7 @@ def score_ingested(
         _remap(result, ingested)
     result.source = cohort_source
     result.ingest = report
-    return result
+    return summarised(result)
 
 
 def _nothing_usable(ingested: Ingested, shown: str) -> InvalidValueError:
@@ -265,7 +266,7 @@ def _remap(result: CohortResult, ingested: Ingested) -> None:
         return
     rejected_rows = early.rows
     listed = [
-        RejectedRow(
+        RejectedCreator(
             index=int(row),
             creator_id=_echo_id(early.creator_id(int(row))),
             reasons=early.reasons(int(row)),
@@ -291,6 +292,7 @@ def _dry_result(
     count = len(ingested.creators)
     empty = np.zeros(0)
     return CohortResult(
+        summary="",
         count=0,
         rows=count + (len(ingested.rejected) if ingested.rejected is not None else 0),
         leaderboard=[],

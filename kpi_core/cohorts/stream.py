@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "Engine",
     "EngineSummary",
     "RejectedExample",
     "SummaryPart",
@@ -80,6 +81,9 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: The chunked engines (the batch command's ``--engine`` adds ``memory``).
+Engine = Literal["stream", "dask"]
 
 #: Rows per record batch: about 10 MB of input for 20 metrics, big enough to amortise the
 #: per-batch overhead and small enough that a few batches are a rounding error in memory.
@@ -104,7 +108,7 @@ class EngineSummary(BaseModel):
     """What a streaming or Dask run wrote, with the distribution combined over every chunk."""
 
     output_path: str = Field(description="The file (stream) or directory of parts (dask).")
-    engine: Literal["stream", "dask"]
+    engine: Engine
     rows: int = Field(description="Rows read.")
     count: int = Field(description="Creators scored (valid rows).")
     rejected: int = Field(description="Rows rejected; their reasons are in the output.")
@@ -304,7 +308,7 @@ class SummaryPart:
         self,
         *,
         output_path: Path,
-        engine: Literal["stream", "dask"],
+        engine: Engine,
         weighting: Weighting,
         currency: str,
     ) -> EngineSummary:
