@@ -251,8 +251,16 @@ def _parquet_source(handle: BinaryIO, limits: ReadLimits, shown: str) -> TableSo
             if pa.types.is_string(file.schema_arrow.field(top).type)
             or pa.types.is_large_string(file.schema_arrow.field(top).type)
         ]
-        rows = _parquet_batch_rows(file, tops, limits, shown)
+        rows, decoded = _parquet_batch_rows(file, tops, limits, shown)
         try:
+            if decoded <= limits.memory_budget // 8:
+                # Small enough to decode at once (threaded), then handed on in slices.
+                whole = pq.read_table(
+                    handle, columns=tops, read_dictionary=texts, use_threads=True
+                ).flatten()
+                for batch in whole.to_batches(max_chunksize=rows):
+                    yield {name: batch.column(name) for name in columns}
+                return
             reader = pq.ParquetFile(handle, read_dictionary=texts)
             for batch in reader.iter_batches(batch_size=rows, columns=tops, use_threads=True):
                 table = pa.Table.from_batches([batch]).flatten()
@@ -265,9 +273,11 @@ def _parquet_source(handle: BinaryIO, limits: ReadLimits, shown: str) -> TableSo
     return TableSource("parquet", names, batches)
 
 
-def _parquet_batch_rows(file: Any, tops: list[str], limits: ReadLimits, shown: str) -> int:
-    """Rows per batch from the metadata, refusing a file whose chosen columns decode past the
-    budget (a row group's uncompressed size, the size of its dictionary pages included)."""
+def _parquet_batch_rows(
+    file: Any, tops: list[str], limits: ReadLimits, shown: str
+) -> tuple[int, int]:
+    """(rows per batch, decoded bytes) from the metadata, refusing a file whose chosen columns
+    decode past the budget (the uncompressed size, dictionary pages included)."""
     metadata = file.metadata
     indexes = [file.schema_arrow.get_field_index(top) for top in tops]
     wanted = {file.schema_arrow.names[index] for index in indexes}
@@ -291,7 +301,7 @@ def _parquet_batch_rows(file: Any, tops: list[str], limits: ReadLimits, shown: s
             "split the file, or score it with the batch command's stream engine",
         )
     per_row = max(1.0, total / max(1, metadata.num_rows))
-    return int(min(limits.batch_rows * 4, max(1024, (64 << 20) / per_row)))
+    return int(min(limits.batch_rows * 4, max(1024, (64 << 20) / per_row))), estimate
 
 
 # --------------------------------------------------------------------------------------------
