@@ -45,7 +45,7 @@ import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeGuard, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,7 @@ __all__ = [
     "RejectedCreator",
     "RowScores",
     "ScoreSummary",
+    "SortKey",
     "score_cohort",
     "score_rows",
     "summarised",
@@ -81,6 +82,25 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+
+#: What a leaderboard ranks on: the overall score or a KPI id (the catalogue's, in its order; a
+#: test keeps the two in step).
+SortKey = Literal[
+    "overall_score",
+    "sales_performance",
+    "shop_conversion",
+    "tiktok_shop",
+    "engagement",
+    "content_strategy",
+    "engagement_growth",
+    "discovery",
+    "audience_fit",
+    "brand_fit",
+    "trend_fit",
+    "image_quality",
+    "reach_visibility",
+    "cost_efficiency",
+]
 
 #: ``progress(done, total)``; the return value is ignored.
 Progress = Callable[[float, float], object]

@@ -374,3 +374,12 @@ def test_the_batch_aggregates_a_per_video_export_and_refuses_a_bad_output(tmp_pa
     assert caught.value.field == "output_path"
     with pytest.raises(InvalidValueError):
         score_file(FIXTURES / "videos_scrape.csv", tmp_path / "no" / "x.parquet")
+
+
+def test_the_sort_keys_are_the_overall_score_and_the_catalogues_kpi_ids_in_order() -> None:
+    from typing import get_args
+
+    from kpi_core.catalogue import KPI_IDS
+    from kpi_core.cohort import SortKey
+
+    assert get_args(SortKey) == ("overall_score", *KPI_IDS)

@@ -7,7 +7,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.cohort import MAX_TOP_N, CohortResult, score_cohort
+from kpi_core.cohort import MAX_TOP_N, CohortResult, SortKey, score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
 from tools._config import ServerConfig
@@ -102,9 +102,9 @@ def build(config: ServerConfig) -> Tool:
         path: PathArg = None,
         weighting: WeightingArg = "tiered",
         top_n: Annotated[int, Field(description="Leaderboard size.", ge=1, le=MAX_TOP_N)] = 20,
-        sort_by: Annotated[
-            str, SkipValidation, Field(description='"overall_score" or a KPI id.')
-        ] = "overall_score",
+        sort_by: Annotated[SortKey, Field(description="What the leaderboard ranks on.")] = (
+            "overall_score"
+        ),
         min_coverage: Annotated[
             float, Field(description="Leave out creators below this coverage.", ge=0, le=1)
         ] = 0.0,
