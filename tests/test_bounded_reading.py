@@ -227,3 +227,15 @@ def test_the_default_limits_are_the_documented_ones() -> None:
         1000,
         2**20,
     )
+
+
+def test_an_ndjson_line_longer_than_a_record_can_be_is_refused_without_parsing_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dump.ndjson").write_text(
+        '{"creator_id": "@a", "views": 1}\n{"caption": "' + "x" * (9 << 20) + '"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidValueError) as caught:
+        score_cohort_file("dump.ndjson", [tmp_path])
+    assert caught.value.rule == "line 2 is longer than 8 MB"

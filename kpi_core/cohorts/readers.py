@@ -78,6 +78,7 @@ _ENVELOPES = (
 )
 _MAX_DEPTH = 8
 _JSON_EXPANSION = 10  # Python objects per byte of JSON, roughly
+_MAX_RECORD_BYTES = 8 << 20  # one NDJSON record (a line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,7 +443,15 @@ def _json_source(
     def records() -> Iterator[Mapping[str, object]]:
         handle.seek(0)
         if file_format == "ndjson":
-            for number, line in enumerate(handle, start=1):
+            number = 0
+            while line := handle.readline(_MAX_RECORD_BYTES + 1):
+                number += 1
+                if len(line) > _MAX_RECORD_BYTES:
+                    raise _refuse(
+                        f"line {number} is longer than {_MAX_RECORD_BYTES // 2**20} MB",
+                        shown,
+                        "an NDJSON export holds one record a line",
+                    )
                 if not line.strip():
                     continue
                 try:
