@@ -200,3 +200,13 @@ async def test_the_window_and_period_bounds_are_in_the_input_schema() -> None:
     ) == (1, 3660)
     assert refused.is_error
     assert text(refused).startswith("score_cohort was not run: window_days must be greater")
+
+
+async def test_a_dry_run_of_pasted_text_shows_example_values_per_column() -> None:
+    pasted = "Creator,Followers,Notes\n@a,2.4M,hi\n@b,12K,\n"
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", {"csv_text": pasted, "dry_run": True})
+    data = result.structured_content
+    assert data is not None
+    shown = {column["source"]: column["examples"] for column in data["ingest"]["columns"]}
+    assert shown == {"Creator": ["@a", "@b"], "Followers": ["2.4M", "12K"], "Notes": ["hi"]}

@@ -251,6 +251,10 @@ class ColumnProposal(BaseModel):
     suggestions: list[str] = Field(
         default_factory=list[str], description="Close canonical names, for unmapped headers."
     )
+    examples: list[str] = Field(
+        default_factory=list[str],
+        description="Up to 3 values from the first rows (in dry runs and inspect; capped).",
+    )
 
 
 def normalise_header(name: object) -> str:

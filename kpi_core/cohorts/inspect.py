@@ -18,16 +18,10 @@ from kpi_core.cohorts.readers import SourceFormat, TableSource
 from kpi_core.cohorts.report import IngestReport, TableKind, cap_text
 from kpi_core.errors import KpiError
 
-__all__ = ["ColumnView", "Inspection", "inspect_source", "with_examples"]
+__all__ = ["Inspection", "inspect_source", "with_examples"]
 
 #: Example values shown per column.
 EXAMPLES = 3
-
-
-class ColumnView(ColumnProposal):
-    """A header's proposal with a few of its values."""
-
-    examples: list[str] = Field(description="Up to 3 values from the first rows (capped).")
 
 
 class Inspection(BaseModel):
@@ -43,12 +37,12 @@ class Inspection(BaseModel):
     last_post: datetime | None
     window_days: int | None
     outside_window: int = Field(description="Creators the window would drop.")
-    columns: list[ColumnView]
+    columns: list[ColumnProposal]
     unmapped: list[str] = Field(description="Headers not read, with suggestions where any.")
     report: IngestReport
 
 
-def with_examples(source: TableSource, proposals: list[ColumnProposal]) -> list[ColumnView]:
+def with_examples(source: TableSource, proposals: list[ColumnProposal]) -> list[ColumnProposal]:
     """Each proposal with up to :data:`EXAMPLES` values of its column from the first batch."""
     examples: dict[str, list[str]] = {}
     try:
@@ -59,7 +53,7 @@ def with_examples(source: TableSource, proposals: list[ColumnProposal]) -> list[
         values = [value for value in array.slice(0, 200).to_pylist() if value not in (None, "")]
         examples[name] = [cap_text(str(value), 40) for value in values[:EXAMPLES]]
     return [
-        ColumnView(**proposal.model_dump(), examples=examples.get(proposal.source, []))
+        proposal.model_copy(update={"examples": examples.get(proposal.source, [])})
         for proposal in proposals
     ]
 
@@ -71,6 +65,7 @@ def inspect_source(source: TableSource, options: IngestOptions) -> Inspection:
     ingested: Ingested = ingest_source(source, options)
     report = ingested.report
     views = with_examples(source, report.columns)
+    report.columns = views
     unmapped = [
         f"{view.source} (maybe {', '.join(view.suggestions)}?)" if view.suggestions else view.source
         for view in views

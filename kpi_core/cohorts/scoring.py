@@ -46,6 +46,7 @@ from kpi_core.cohorts.ingest import (
     IngestOptions,
     ingest_source,
 )
+from kpi_core.cohorts.inspect import with_examples
 from kpi_core.cohorts.readers import (
     DEFAULT_MEMORY_BUDGET,
     ReadLimits,
@@ -112,6 +113,8 @@ def score_cohort_file(
     with opened(path, access) as file:
         source = open_source(file.handle, file.format, file.size_bytes, options.limits, file.shown)
         ingested = _ingest(source, options, reporter)
+        if dry_run:
+            ingested.report.columns = with_examples(source, ingested.report.columns)
         described = (file.shown, file.size_bytes)
     return score_ingested(
         ingested,
@@ -165,6 +168,8 @@ def score_cohort_text(
     reporter = _Reporter(progress)
     source = csv_text_source(csv_text, options.limits)
     ingested = _ingest(source, options, reporter)
+    if dry_run:
+        ingested.report.columns = with_examples(source, ingested.report.columns)
     return score_ingested(
         ingested,
         source,
