@@ -118,7 +118,7 @@ def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, A
 
     import pandas as pd
 
-    from kpi_core.cohort import score_rows
+    from kpi_core.cohorts.cohort import score_rows
 
     score_rows(pd.DataFrame({"gmv": [1.0]}))  # imports and caches: not part of the growth
     baseline = peak_rss_bytes()

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpi_core import KPI_IDS, score, score_frame
-from kpi_core.cohort import CohortResult, score_cohort
 from kpi_core.cohorts.batch import OUTPUT_COLUMNS, score_file
+from kpi_core.cohorts.cohort import CohortResult, score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file
 from kpi_core.errors import CurrencyError, InvalidValueError
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
@@ -380,6 +380,6 @@ def test_the_sort_keys_are_the_overall_score_and_the_catalogues_kpi_ids_in_order
     from typing import get_args
 
     from kpi_core.catalogue import KPI_IDS
-    from kpi_core.cohort import SortKey
+    from kpi_core.cohorts.cohort import SortKey
 
     assert get_args(SortKey) == ("overall_score", *KPI_IDS)

@@ -13,7 +13,7 @@ from mcp.client import ClientRequestContext
 from mcp.types import ListRootsResult, Root
 from pydantic import FileUrl
 
-from kpi_core.cohort import score_cohort
+from kpi_core.cohorts.cohort import score_cohort
 from kpi_core.cohorts.scoring import score_cohort_text
 from kpi_core.demo import demo_cohort_rows
 from server import build_server
@@ -210,3 +210,13 @@ async def test_a_dry_run_of_pasted_text_shows_example_values_per_column() -> Non
     assert data is not None
     shown = {column["source"]: column["examples"] for column in data["ingest"]["columns"]}
     assert shown == {"Creator": ["@a", "@b"], "Followers": ["2.4M", "12K"], "Notes": ["hi"]}
+
+
+async def test_over_http_the_advice_for_unconfigured_files_never_mentions_client_roots() -> None:
+    config = ServerConfig(transport="http", http_files=True)
+    async with Client(build_server(config)) as client:
+        result = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+    assert result.is_error
+    assert "file access is not configured" in text(result)
+    assert "client roots do not count over HTTP" in text(result)
+    assert "let the client share its roots" not in text(result)

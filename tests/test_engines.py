@@ -34,8 +34,8 @@ import pytest
 
 from cli import main
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.cohort import CohortResult, ScoreSummary, score_cohort, score_rows
 from kpi_core.cohorts.batch import OUTPUT_COLUMNS, output_metadata, output_table
+from kpi_core.cohorts.cohort import CohortResult, ScoreSummary, score_cohort, score_rows
 from kpi_core.cohorts.stream import EngineSummary, score_parquet
 from kpi_core.errors import InvalidValueError, KpiError
 

@@ -26,7 +26,12 @@ from mcp.types import ListRootsResult
 from kpi_core.cohorts.files import FileAccess
 from kpi_core.cohorts.readers import DEFAULT_MEMORY_BUDGET
 from kpi_core.errors import InvalidValueError
-from tools._config import ENV_HTTP_FILES, HOW_TO_ALLOW_FILES, ServerConfig
+from tools._config import (
+    ENV_HTTP_FILES,
+    HOW_TO_ALLOW_FILES,
+    HOW_TO_ALLOW_FILES_HTTP,
+    ServerConfig,
+)
 
 __all__ = ["FILE_CALLS_AT_ONCE", "RootsArg", "file_access", "file_call_slot", "memory_budget"]
 
@@ -106,4 +111,5 @@ def file_access(config: ServerConfig, roots: ListRootsResult) -> FileAccess:
         )
     client_dirs = _root_dirs(roots) if config.transport == "stdio" else []
     dirs = [*config.allowed_dirs, *client_dirs]
-    return FileAccess.from_dirs(dirs, how_to_configure=HOW_TO_ALLOW_FILES)
+    advice = HOW_TO_ALLOW_FILES if config.transport == "stdio" else HOW_TO_ALLOW_FILES_HTTP
+    return FileAccess.from_dirs(dirs, how_to_configure=advice)

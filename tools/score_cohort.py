@@ -7,7 +7,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.cohort import MAX_TOP_N, CohortResult, SortKey, score_cohort
+from kpi_core.cohorts.cohort import MAX_TOP_N, CohortResult, SortKey, score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
 from tools._config import ServerConfig

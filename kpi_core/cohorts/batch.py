@@ -5,7 +5,7 @@ any file :mod:`kpi_core.cohorts` reads (CSV, Parquet, ``.xlsx``, JSON / NDJSON; 
 a per-video export, headers recognised, ``columns`` overriding them). It is the data team's own
 file, so no directory policy applies, but only a regular file is opened (never a FIFO).
 
-Rows are validated and scored exactly as :func:`kpi_core.cohort.score_cohort` does it (one kernel
+Rows are validated and scored exactly as ``cohort.score_cohort`` does it (one kernel
 pass; a bad row is kept in the output with its reasons rather than failing the file). The output
 is written to a temporary file in the output's directory and renamed over ``output_path`` only
 when complete, so a half-written file never looks finished.
@@ -53,7 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.cohort import Progress, RowScores, score_rows
+from kpi_core.cohorts.cohort import Progress, RowScores, score_rows
 from kpi_core.cohorts.files import opened_trusted
 from kpi_core.cohorts.ingest import Ingested, IngestOptions, ingest_source
 from kpi_core.cohorts.readers import ReadLimits, open_source

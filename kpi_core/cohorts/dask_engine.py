@@ -5,7 +5,7 @@ An optional extra (``pip install '.[dask]'``): this module imports without Dask,
 
 * :func:`score_dataframe` is the lazy building block: it maps every partition of a Dask DataFrame
   (one creator per row, canonical metric names as columns) through
-  :func:`kpi_core.cohort.score_rows` (the validation and the one kernel the batch command uses)
+  :func:`.cohort.score_rows` (the validation and the one kernel the batch command uses)
   with ``map_partitions`` and the output columns declared as ``meta``
   (:data:`kpi_core.cohorts.batch.OUTPUT_COLUMNS`, a bad row kept with its reasons).
 * :func:`score_dask` runs it: on a Dask DataFrame, or on a Parquet file, directory or glob (each
@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kpi_core import errors
-from kpi_core.cohort import Progress, score_rows
 from kpi_core.cohorts.batch import check_output_path, output_metadata, output_table, write_options
+from kpi_core.cohorts.cohort import Progress, score_rows
 from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.cohorts.stream import (
     EngineSummary,

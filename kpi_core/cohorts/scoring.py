@@ -3,7 +3,7 @@
 :func:`score_cohort_file` reads a file under the file-access policy (:mod:`kpi_core.cohorts.files`);
 :func:`score_cohort_text` reads a pasted CSV (at most :data:`MAX_CSV_TEXT` bytes). Both go
 through :func:`~kpi_core.cohorts.ingest.ingest_source` and then score the creator rows exactly as
-:func:`~kpi_core.cohort.score_cohort` scores a DataFrame. The result carries the ingest report
+:func:`.cohort.score_cohort` scores a DataFrame. The result carries the ingest report
 (``ingest``) and what was read (``source``). Row indexes in ``leaderboard`` and ``rejected``
 are positions among the file's data rows for a creator table, and positions among the
 aggregated creators for a per-video export. Rows rejected before scoring (conflicting
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.cohort import (
+from kpi_core.cohorts.cohort import (
     MAX_REJECTED_LISTED,
     CohortResult,
     CohortSource,

@@ -3,7 +3,7 @@
 :func:`score_parquet` reads a creator table (one creator per row, canonical metric names as
 columns) from Parquet in record batches of ``batch_rows`` rows
 (``pyarrow.parquet.ParquetFile.iter_batches``, reading only the columns the scoring reads), scores
-each batch exactly as the batch command does (:func:`kpi_core.cohort.score_rows`: validation and
+each batch exactly as the batch command does (:func:`.cohort.score_rows`: validation and
 one pass of the kernel; a bad row is kept with its reasons), and appends it to the output with a
 ``pyarrow.parquet.ParquetWriter``. Memory is bounded by a few batches (and the compressed size of
 one row group), whatever the size of the file. The output has the columns and metadata of
@@ -38,7 +38,14 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.cohort import (
+from kpi_core.cohorts.batch import (
+    check_output_path,
+    output_metadata,
+    output_table,
+    replacing_file,
+    write_options,
+)
+from kpi_core.cohorts.cohort import (
     BINS,
     MAX_REJECTED_LISTED,
     MAX_TOP_N,
@@ -49,13 +56,6 @@ from kpi_core.cohort import (
     ScoreSummary,
     _echo_id,
     score_rows,
-)
-from kpi_core.cohorts.batch import (
-    check_output_path,
-    output_metadata,
-    output_table,
-    replacing_file,
-    write_options,
 )
 from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError
@@ -133,7 +133,7 @@ class EngineSummary(BaseModel):
 
 
 def _edges(scale: float) -> list[float]:
-    """The fixed bin edges, exactly as :mod:`kpi_core.cohort` computes them."""
+    """The fixed bin edges, exactly as :mod:`kpi_core.cohorts.cohort` computes them."""
     return [scale * i / BINS for i in range(BINS + 1)]
 
 
