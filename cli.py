@@ -4,6 +4,11 @@
     creator-kpi-mcp serve --transport http [--host H] [--port P] [--stateless]
                                      serve streamable HTTP at http://127.0.0.1:8000/mcp
     creator-kpi-mcp demo             start the server as a client would and call it on demo creators
+    creator-kpi-mcp inspect FILE [--json]
+                                     show how a file's headers would be read (nothing is scored)
+    creator-kpi-mcp score FILE -o OUT.csv|OUT.parquet [--columns MAP] [--window-days N|all]
+                      [--period-days N] [--report REPORT.json]
+                                     score every creator of a file; the summary goes to stderr
 
 The demo is an MCP *client*: it starts ``server.py`` as a subprocess over stdio, sends real tool
 calls through the official SDK client and prints what comes back. Printing is fine here; the
@@ -15,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 __all__ = ["main", "run_demo"]
 
@@ -156,8 +161,8 @@ def _run_engine(
     batch_rows: int | None,
 ) -> int:
     """`creator-kpi-mcp score --engine stream|dask`: the exit status (2 when refused)."""
+    from kpi_core.cohorts.stream import EngineSummary
     from kpi_core.errors import KpiError
-    from kpi_core.stream import EngineSummary
     from tools._config import ServerConfig
 
     bar = ProgressBar(sys.stderr)
@@ -165,14 +170,14 @@ def _run_engine(
     summary: EngineSummary
     try:
         if engine == "stream":
-            from kpi_core.stream import DEFAULT_BATCH_ROWS, score_parquet
+            from kpi_core.cohorts.stream import DEFAULT_BATCH_ROWS, score_parquet
 
             rows = batch_rows or DEFAULT_BATCH_ROWS
             summary = score_parquet(
                 source, output, rows, weighting, bar, currency=currency, fx_to_default=fx
             )
         else:
-            from kpi_core.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
+            from kpi_core.cohorts.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
 
             rows = batch_rows or DEFAULT_PARTITION_ROWS
             summary = score_dask(
@@ -199,6 +204,100 @@ def _run_engine(
     return 0
 
 
+HOW_TO_MAP_CLI = (
+    'give --columns map.json ({"Header in the file": "canonical_name"}); '
+    "`creator-kpi-mcp inspect FILE` shows how each header was read and the names it suggests"
+)
+
+
+def _read_columns_file(path: str) -> dict[str, str]:
+    """A --columns file: JSON or TOML (a table of header = canonical name, or under [columns])."""
+    import json
+    import tomllib
+
+    from kpi_core.errors import InvalidValueError
+
+    try:
+        text = Path(path).read_text("utf-8")
+        data: object = tomllib.loads(text) if path.lower().endswith(".toml") else json.loads(text)
+    except (OSError, ValueError) as error:
+        raise InvalidValueError(
+            "--columns", "must be a readable JSON or TOML file", path, str(error)[:120]
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+        data = data["columns"]
+    if not isinstance(data, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in data.items()
+    ):
+        raise InvalidValueError(
+            "--columns", "must map header names to canonical names (text to text)", path
+        )
+    return dict(data)
+
+
+def _ingest_options(columns_file: str | None, window_days: str, period_days: float | None) -> Any:
+    from kpi_core.cohorts.ingest import IngestOptions
+    from kpi_core.errors import InvalidValueError
+
+    window: int | None
+    if window_days.strip().lower() == "all":
+        window = None
+    else:
+        try:
+            window = int(window_days)
+        except ValueError:
+            raise InvalidValueError(
+                "--window-days", "must be a whole number of days or 'all'", window_days
+            ) from None
+    return IngestOptions(
+        columns=_read_columns_file(columns_file) if columns_file else None,
+        window_days=window,
+        period_days=period_days,
+        how_to_map=HOW_TO_MAP_CLI,
+    )
+
+
+def run_inspect(
+    source: str,
+    *,
+    as_json: bool,
+    columns_file: str | None,
+    window_days: str,
+    period_days: float | None,
+) -> int:
+    """`creator-kpi-mcp inspect FILE`: print how the file would be read (2 when refused)."""
+    from kpi_core.cohorts.files import opened_trusted
+    from kpi_core.cohorts.inspect import inspect_source
+    from kpi_core.cohorts.readers import open_source
+    from kpi_core.errors import KpiError
+
+    try:
+        options = _ingest_options(columns_file, window_days, period_days)
+        with opened_trusted(source) as file:
+            found = open_source(
+                file.handle, file.format, file.size_bytes, options.limits, file.shown
+            )
+            inspection = inspect_source(found, options)
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp inspect: {error}\n")
+        return 2
+    if as_json:
+        sys.stdout.write(inspection.model_dump_json(indent=2) + "\n")
+        return 0
+    sys.stdout.write(f"{inspection.summary}\n\n")
+    for column in inspection.columns:
+        target = column.canonical or "-"
+        state = "used" if column.source not in inspection.report.columns_ignored else "ignored"
+        examples = ", ".join(column.examples)
+        sys.stdout.write(
+            f"  {_cell(column.source, 28)} -> {_cell(target, 22)} {column.confidence:4.2f} "
+            f"{_cell(state, 8)} {examples}\n"
+        )
+        if column.note and state == "ignored":
+            sys.stdout.write(f"  {'':28}    {column.note}\n")
+    return 0
+
+
 def run_batch(
     source: str,
     output: str,
@@ -207,36 +306,124 @@ def run_batch(
     engine: str = "memory",
     scheduler: str | None = None,
     batch_rows: int | None = None,
+    *,
+    columns_file: str | None = None,
+    window_days: str = "30",
+    period_days: float | None = None,
+    report_path: str | None = None,
 ) -> int:
-    """`creator-kpi-mcp score`: returns the exit status (2 when the input is refused)."""
-    from kpi_core.batch import score_file_to_parquet
+    """`creator-kpi-mcp score`: the exit status (2 when the input is refused, 1 when nothing
+    was scored). The summary goes to stderr; stdout stays clean for pipes."""
+    from kpi_core.cohorts.batch import score_file
     from kpi_core.errors import KpiError
+    from prompts import render
     from tools._config import ServerConfig
 
     if engine != "memory":
         return _run_engine(source, output, weighting, currency, engine, scheduler, batch_rows)
     bar = ProgressBar(sys.stderr)
     try:
-        summary = score_file_to_parquet(
+        options = _ingest_options(columns_file, window_days, period_days)
+        summary = score_file(
             source,
             output,
             weighting,
             bar,
             currency=currency,
             fx_to_default=ServerConfig.from_env().fx_to_default,
+            options=options,
         )
     except KpiError as error:
         bar.close()
         sys.stderr.write(f"creator-kpi-mcp score: {error}\n")
         return 2
     bar.close()
+    if report_path:
+        Path(report_path).write_text(summary.report.model_dump_json(indent=2) + "\n", "utf-8")
     kind = "per-video export, aggregated per creator" if summary.per_video else "creator table"
-    sys.stdout.write(
+    sys.stderr.write(render("cohort_ingest.txt.j2", report=summary.report) + "\n")
+    sys.stderr.write(
         f"Scored {summary.scored:,} of {summary.rows:,} creators ({kind}); "
         f"{summary.rejected:,} rejected with reasons in the 'rejected' column; "
         f"wrote {summary.output_path}\n"
     )
-    return 0
+    return 0 if summary.scored else 1
+
+
+def _add_file_commands(commands: Any) -> None:
+    """The `inspect` and `score` subcommands (an argparse subparsers object)."""
+    from kpi_core.cohorts.stream import Engine
+
+    inspect = commands.add_parser("inspect", help="show how a file would be read, score nothing")
+    batch = commands.add_parser("score", help="score a file into CSV or Parquet")
+    for command in (inspect, batch):
+        command.add_argument(
+            "input",
+            help="CSV, Parquet, .xlsx, JSON or NDJSON: one creator per row, or one video per row",
+        )
+        command.add_argument(
+            "--columns", default=None, metavar="MAP", help="JSON or TOML: header -> canonical name"
+        )
+        command.add_argument(
+            "--window-days",
+            default="30",
+            metavar="N|all",
+            help="days of videos counted per creator (default 30; all: the whole export)",
+        )
+        command.add_argument(
+            "--period-days",
+            type=float,
+            default=None,
+            metavar="N",
+            help="days a creator table's totals cover (rescaled to 30 days)",
+        )
+    inspect.add_argument("--json", action="store_true", help="print the inspection as JSON")
+    batch.add_argument("-o", "--output", required=True, help="the .csv or .parquet file to write")
+    batch.add_argument(
+        "--report", default=None, metavar="FILE", help="write the full ingest report (JSON)"
+    )
+    batch.add_argument("--weighting", default="tiered", choices=("tiered", "equal"))
+    batch.add_argument("--currency", default=None, help="ISO code of the money columns")
+    batch.add_argument(
+        "--engine",
+        default="memory",
+        choices=("memory", *get_args(Engine)),
+        help="memory: the whole file at once (CSV, per-video exports); stream: Parquet in "
+        "batches, bounded memory; dask: Parquet files or a glob on a Dask cluster",
+    )
+    batch.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address for --engine dask (default $CREATOR_KPI_DASK_SCHEDULER, "
+        "else a local cluster)",
+    )
+    batch.add_argument(
+        "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
+    )
+
+
+def _run_file_command(args: argparse.Namespace) -> int:
+    if args.command == "inspect":
+        return run_inspect(
+            args.input,
+            as_json=args.json,
+            columns_file=args.columns,
+            window_days=args.window_days,
+            period_days=args.period_days,
+        )
+    return run_batch(
+        args.input,
+        args.output,
+        args.weighting,
+        args.currency,
+        args.engine,
+        args.scheduler,
+        args.batch_rows,
+        columns_file=args.columns,
+        window_days=args.window_days,
+        period_days=args.period_days,
+        report_path=args.report,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -255,45 +442,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
-    batch = commands.add_parser("score", help="score a CSV or Parquet file into Parquet")
-    batch.add_argument("input", help="CSV or Parquet: one creator per row, or a per-video export")
-    batch.add_argument("-o", "--output", required=True, help="the Parquet file to write")
-    batch.add_argument("--weighting", default="tiered", choices=("tiered", "equal"))
-    batch.add_argument("--currency", default=None, help="ISO code of the money columns")
-    batch.add_argument(
-        "--engine",
-        default="memory",
-        choices=("memory", "stream", "dask"),
-        help="memory: the whole file at once (CSV, per-video exports); stream: Parquet in "
-        "batches, bounded memory; dask: Parquet files or a glob on a Dask cluster",
-    )
-    batch.add_argument(
-        "--scheduler",
-        default=None,
-        help="Dask scheduler address for --engine dask (default $CREATOR_KPI_DASK_SCHEDULER, "
-        "else a local cluster)",
-    )
-    batch.add_argument(
-        "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
-    )
+    _add_file_commands(commands)
     args, options = parser.parse_known_args(argv)
     if options and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(options)}")
     if args.command == "score" and args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
+    if args.command in ("inspect", "score"):
+        return _run_file_command(args)
 
     if args.command == "demo":
         return 1 if run_demo(sys.stdout, args.creators) else 0
-    if args.command == "score":
-        return run_batch(
-            args.input,
-            args.output,
-            args.weighting,
-            args.currency,
-            args.engine,
-            args.scheduler,
-            args.batch_rows,
-        )
     if args.command == "serve":
         return _serve(options)
     return _serve([])  # no subcommand: what MCP clients start

@@ -5,7 +5,7 @@ One Parquet file of random creators (``bench_kernel.make_frame``: every metric p
 chunks into a temporary directory, which is deleted afterwards. Each engine runs in its OWN
 process (a child of this script), so the peak memory of one is not inflated by another:
 
-* ``memory``: ``score_file_to_parquet`` (read the whole file, score, write), the single-process
+* ``memory``: ``score_file`` (read the whole file, score, write), the single-process
   baseline;
 * ``stream``: ``score_parquet`` with ``--batch-rows`` rows per batch;
 * ``dask``: ``score_dask`` on a local cluster of one single-threaded worker process per core,
@@ -84,14 +84,14 @@ def peak_rss_bytes() -> int:
 
 def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, Any]:
     """Run one engine in this (child) process and report time and memory."""
-    from kpi_core.batch import score_file_to_parquet
-    from kpi_core.stream import score_parquet
+    from kpi_core.cohorts.batch import score_file
+    from kpi_core.cohorts.stream import score_parquet
 
     report: dict[str, Any] = {"engine": engine}
     if engine == "dask":
         from distributed import Client
 
-        from kpi_core.dask_engine import local_cluster, score_dask
+        from kpi_core.cohorts.dask_engine import local_cluster, score_dask
 
         start = time.perf_counter()
         cpu = cpu_seconds(resource.RUSAGE_SELF)
@@ -118,14 +118,14 @@ def child(engine: str, source: str, target: str, batch_rows: int) -> dict[str, A
 
     import pandas as pd
 
-    from kpi_core.cohort import score_rows
+    from kpi_core.cohorts.cohort import score_rows
 
     score_rows(pd.DataFrame({"gmv": [1.0]}))  # imports and caches: not part of the growth
     baseline = peak_rss_bytes()
     cpu = cpu_seconds(resource.RUSAGE_SELF)
     start = time.perf_counter()
     if engine == "memory":
-        rows = score_file_to_parquet(source, target).rows
+        rows = score_file(source, target).rows
     else:
         rows = score_parquet(source, target, batch_rows=batch_rows).rows
     report["seconds"] = time.perf_counter() - start

@@ -11,7 +11,7 @@ weighting comparison in ``kpi_core.compare``, the experiment store in ``kpi_core
 """
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
-from kpi_core.cohort import CohortResult, score_cohort
+from kpi_core.cohorts.cohort import CohortResult, score_cohort
 from kpi_core.diagnosis import Diagnosis, diagnose
 from kpi_core.errors import (
     ConfigurationError,

@@ -48,28 +48,17 @@ __all__ = [
     "WhatIfScenario",
     "benchmark_changes",
     "diagnose",
-    "display_text",
     "metric_sentence",
 ]
 
 MAX_TOP_N = len(KPI_IDS)
 MAX_STRENGTHS = 5
-#: Longest creator-supplied string echoed inside a sentence.
-MAX_ECHO_CHARS = 40
 #: Gaps and margins below this are float noise, not a shortfall or a strength.
 EPSILON = 1e-9
 
 _RESULT_CONFIG = ConfigDict(frozen=True)
 
 FunnelStepId = Literal["views_to_clicks", "clicks_to_orders", "orders_to_net"]
-
-
-def display_text(text: str | None, limit: int = MAX_ECHO_CHARS) -> str | None:
-    """A creator-supplied string capped for a sentence (inserted as a template variable only)."""
-    if text is None:
-        return None
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 class MetricGap(BaseModel):
@@ -424,7 +413,7 @@ def diagnose(
     top = shown[0] if shown else None
     summary = render(
         "diagnose_summary.txt.j2",
-        creator_id=display_text(result.creator_id),
+        creator_id=result.creator_id,
         overall_score=result.overall_score,
         band=result.band,
         top_label=None if top is None else top.label,

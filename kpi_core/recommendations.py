@@ -39,7 +39,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.diagnosis import display_text, metric_sentence
+from kpi_core.diagnosis import metric_sentence
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
@@ -55,7 +55,7 @@ from kpi_core.interventions import (
 from kpi_core.metrics import CreatorMetrics
 from kpi_core.scoring import ScoredCreator, assess
 from kpi_core.weights import Weighting, WeightingArg
-from prompts import render
+from prompts import inert, render
 
 __all__ = [
     "MAX_ITEMS",
@@ -272,7 +272,7 @@ def _lift_range(item: Intervention, recorded: InterventionEvidence | None) -> Li
 
 def _evidence(item: Intervention, recorded: InterventionEvidence | None) -> LiftEvidence:
     lift = _lift_range(item, recorded)
-    scope = None if recorded is None else display_text(recorded.scope, MAX_SCOPE_CHARS)
+    scope = None if recorded is None else inert(recorded.scope, MAX_SCOPE_CHARS)
     source = "recorded experiments" if recorded is not None else item.source
     citation = load_interventions().sources.get(item.source)
     return LiftEvidence(
@@ -442,7 +442,7 @@ def recommend(
     top = chosen[0] if chosen else None
     summary = render(
         "recommend_summary.txt.j2",
-        creator_id=display_text(result.creator_id),
+        creator_id=result.creator_id,
         objective=goal,
         shown=len(chosen),
         total=len(ranked),

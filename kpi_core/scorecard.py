@@ -15,13 +15,13 @@ from typing import cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.diagnosis import Bottleneck, WhatIf, diagnose, display_text
+from kpi_core.diagnosis import Bottleneck, WhatIf, diagnose
 from kpi_core.kernel import score_arrays
 from kpi_core.metrics import CreatorMetrics
 from kpi_core.recommendations import EvidenceArg, Recommendation, recommend
 from kpi_core.scoring import Band, ScoredCreator, ScoreResult, assess
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
-from prompts import render
+from prompts import inert, render
 
 __all__ = [
     "COMPARED_SCHEMES",
@@ -36,6 +36,8 @@ __all__ = [
 #: Bottlenecks and recommendations the scorecard shows.
 TOP_BOTTLENECKS = 3
 TOP_RECOMMENDATIONS = 3
+#: Longest creator id the view shows (the catalogue's cap on creator_id).
+MAX_CREATOR_ID = 128
 #: The schemes always shown side by side (the call's own custom scheme is added when there is one).
 COMPARED_SCHEMES: tuple[str, ...] = ("tiered", "equal")
 
@@ -70,7 +72,10 @@ class Scorecard(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     summary: str = Field(description="What to say first (the same text as the text content).")
-    creator_id: str | None
+    creator_id: str | None = Field(
+        description="The creator's id as the view shows it: invisible and control characters "
+        "removed (score.creator_id is the id as given)."
+    )
     score: ScoreResult = Field(description="score_creator's result for these arguments.")
     bottlenecks: list[Bottleneck] = Field(description="diagnose's top bottlenecks.")
     bottlenecks_total: int
@@ -132,7 +137,7 @@ def _summary(
 ) -> str:
     return render(
         "scorecard_summary.txt.j2",
-        creator_id=display_text(scored.result.creator_id),
+        creator_id=scored.result.creator_id,
         result=scored.result,
         others=others,
         top=bottlenecks[0] if bottlenecks else None,
@@ -157,6 +162,7 @@ def scorecard(
     """
     scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     scheme = scored.scheme
+    creator_id = scored.result.creator_id
     used = weighting if weighting is not None else scheme.name
     if scheme.name == "custom":
         used = scheme.as_dict()
@@ -179,7 +185,7 @@ def scorecard(
             advice.recommendations,
             advice.total,
         ),
-        creator_id=scored.result.creator_id,
+        creator_id=None if creator_id is None else inert(creator_id, MAX_CREATOR_ID),
         score=scored.result,
         bottlenecks=diagnosis.bottlenecks,
         bottlenecks_total=diagnosis.bottlenecks_total,

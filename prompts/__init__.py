@@ -2,18 +2,22 @@
 
 Python code assembles facts; templates say them. Creator-supplied strings only ever arrive as
 template *variables* (never as template source), so a caption such as ``{{ 7*7 }}`` stays inert
-text. Text templates (``*.txt.j2``) are not HTML-escaped; HTML templates (``*.html.j2``) are.
+text, and every one is shown through :func:`inert` (the ``inert`` filter) or :func:`quoted`
+(the ``quoted`` filter, for text marked as data inside a sentence). Text templates
+(``*.txt.j2``) are not HTML-escaped; HTML templates (``*.html.j2``) are.
 """
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-__all__ = ["TEMPLATE_DIR", "environment", "render"]
+__all__ = ["TEMPLATE_DIR", "environment", "inert", "quoted", "render"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -32,12 +36,39 @@ def _number(value: float, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def _inert(value: object, limit: int = 60) -> str:
-    """Untrusted text as one short inert line: control characters and newlines become spaces,
-    runs of whitespace collapse, and the result is capped at ``limit`` characters."""
-    text = "".join(" " if not char.isprintable() else char for char in str(value))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+#: Integers longer than this many bits are shown by their size (str() refuses over 4300 digits).
+_LONG_INT_BITS = 256
+#: Unicode categories removed from untrusted text: controls (NUL, ESC ...), format characters
+#: (bidi overrides and isolates, zero-width spaces and joiners, the BOM), surrogates, private use
+#: and unassigned code points. Whitespace of any kind (newlines included) becomes one space.
+_REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def inert(value: object, limit: int = 60) -> str:
+    """Untrusted text (a creator id, a category, an arm name, a file's cell) as one short inert
+    line: control, bidi, zero-width, BOM and other invisible characters removed, every run of
+    whitespace (newlines included) one space, capped at ``limit`` characters with "...".
+
+    The one sanitiser of the product: the templates' ``inert`` and ``quoted`` filters and every
+    summary and view that echoes caller-supplied text use it.
+    """
+    if isinstance(value, int) and value.bit_length() > _LONG_INT_BITS:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = value if isinstance(value, str) else str(value)
+    kept: list[str] = []
+    for char in text:
+        if char.isspace():
+            kept.append(" ")
+        elif char.isprintable() or unicodedata.category(char) not in _REMOVED_CATEGORIES:
+            kept.append(char)
+    flat = " ".join("".join(kept).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """Untrusted text marked as data in a sentence: :func:`inert`, then in double quotes with
+    any quote or backslash inside escaped (a JSON string), so it cannot close its quotes."""
+    return json.dumps(inert(value, limit), ensure_ascii=False)
 
 
 @cache
@@ -53,7 +84,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["percent"] = _percent
     env.filters["number"] = _number
-    env.filters["inert"] = _inert
+    env.filters["inert"] = inert
+    env.filters["quoted"] = quoted
     return env
 
 

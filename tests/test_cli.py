@@ -10,7 +10,8 @@ import pytest
 
 from cli import main, run_demo
 from kpi_core import score
-from kpi_core.batch import OUTPUT_COLUMNS
+from kpi_core.catalogue import load_catalogue
+from kpi_core.cohorts.batch import OUTPUT_COLUMNS
 from kpi_core.demo import demo_cohort_rows, demo_creator_ids, demo_metrics
 
 
@@ -42,13 +43,14 @@ def test_the_score_command_writes_parquet_with_the_documented_columns(
     target = tmp_path / "scores.parquet"
     assert main(["score", str(source), "-o", str(target)]) == 0
     table = pd.read_parquet(target)
-    assert list(table.columns) == list(OUTPUT_COLUMNS)
+    assert list(table.columns[: len(OUTPUT_COLUMNS)]) == list(OUTPUT_COLUMNS)
     for row in (0, 17):
         expected = score(demo_metrics(str(table["creator_id"].iloc[row])))
         assert table["overall_score"].iloc[row] == pytest.approx(expected.overall_score, abs=1e-9)
     assert "did you mean 0.03?" in table["rejected"].iloc[-1]
     captured = capsys.readouterr()
-    assert captured.out.startswith(f"Scored {len(rows) - 1} of {len(rows)} creators")
+    assert captured.out == ""
+    assert f"Scored {len(rows) - 1} of {len(rows)} creators" in captured.err
     assert "100%" in captured.err
 
 
@@ -59,3 +61,85 @@ def test_the_score_command_refuses_a_missing_file_with_status_2(
     assert status == 2
     assert "path does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_inspect_prints_the_mapping_as_json_without_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    source = tmp_path / "creators.csv"
+    source.write_text("Creator,Followers,GMV,Notes\n@a,2.4M,100,hi\n@b,12K,50,yo\n", "utf-8")
+    assert main(["inspect", str(source), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["format"], data["rows"], data["creators"]) == ("csv", 2, 2)
+    assert [
+        (c["source"], c["canonical"], c["confidence"], c["applied"]) for c in data["columns"]
+    ] == [
+        ("Creator", "creator_id", 0.95, True),
+        ("Followers", "follower_count", 0.95, True),
+        ("GMV", "gmv", 1.0, True),
+        ("Notes", None, 0.0, False),
+    ]
+    assert data["columns"][1]["examples"] == ["2.4M", "12K"]
+
+
+def test_score_writes_csv_with_formulas_neutralised_and_the_report_to_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    source = tmp_path / "creators.csv"
+    source.write_text(
+        'creator_id,gmv,views\n"=HYPERLINK(""http://x"")",1200,1.2K\n@b,300,"48,000"\n', "utf-8"
+    )
+    target = tmp_path / "scores.csv"
+    report = tmp_path / "report.json"
+    status = main(["score", str(source), "-o", str(target), "--report", str(report)])
+    assert status == 0
+    out = pd.read_csv(target)
+    assert list(out.columns) == [*OUTPUT_COLUMNS, "gmv", "views"]
+    # "@" starts a formula too: a spreadsheet shows '@b as @b and runs nothing
+    assert out["creator_id"].tolist() == ['\'=HYPERLINK("http://x")', "'@b"]
+    assert out["views"].tolist() == [1200.0, 48000.0]
+    assert set(out["model_version"].tolist()) == {load_catalogue().model_version}
+    assert json.loads(report.read_text("utf-8"))["notes_by_code"] == {
+        "abbreviated": 1,
+        "thousands_separator": 1,
+    }
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "\n2 rows, 2 creators, no column ignored.\n" in captured.err
+
+
+def test_score_exits_non_zero_when_nothing_was_scored_and_the_hint_fits_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("creator_id,conversion_rate\n@a,5\n@b,7\n", "utf-8")
+    assert main(["score", str(bad), "-o", str(tmp_path / "out.parquet")]) == 1
+    assert "Scored 0 of 2 creators" in capsys.readouterr().err
+    unmapped = tmp_path / "unmapped.csv"
+    unmapped.write_text("foo,Flowers\n1,2\n", "utf-8")
+    assert main(["score", str(unmapped), "-o", str(tmp_path / "out.parquet")]) == 2
+    error = capsys.readouterr().err
+    assert "'Flowers' (maybe follower_count?)" in error
+    assert "--columns" in error
+    assert "kpi://" not in error
+
+
+def test_score_takes_a_columns_map_a_window_and_a_period(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "table.csv"
+    source.write_text("who,money,Followers\n@a,900,1000\n", "utf-8")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[columns]\nwho = "creator_id"\nmoney = "gmv"\n', "utf-8")
+    target = tmp_path / "out.parquet"
+    argv = ["score", str(source), "-o", str(target), "--columns", str(mapping)]
+    assert main([*argv, "--period-days", "90", "--window-days", "all"]) == 0
+    table = pd.read_parquet(target)
+    assert table["gmv"].tolist() == [300.0]  # 900 over 90 days -> 300 over 30
+    assert table["follower_count"].tolist() == [1000.0]
+    assert "gmv rescaled from 90 days (period_days) to 30" in capsys.readouterr().err
+    assert main([*argv, "--window-days", "soon"]) == 2

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpi_core import KPI_IDS, score, score_frame
-from kpi_core.batch import OUTPUT_COLUMNS, score_file_to_parquet
-from kpi_core.cohort import CohortResult, score_cohort, score_cohort_file
+from kpi_core.cohorts.batch import OUTPUT_COLUMNS, score_file
+from kpi_core.cohorts.cohort import CohortResult, score_cohort
+from kpi_core.cohorts.scoring import score_cohort_file
 from kpi_core.errors import CurrencyError, InvalidValueError
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 
@@ -302,9 +303,9 @@ def test_a_per_video_file_is_aggregated_then_scored() -> None:
     assert result.source.per_video
     assert result.source.format == "csv"
     assert result.source.skipped_lines == 1
-    assert result.source.ingest is not None
-    assert result.source.ingest.notes_by_code["duplicate_row"] == 1
-    assert result.source.ingest.notes_total >= len(result.source.ingest.notes)
+    assert result.ingest is not None
+    assert result.ingest.notes_by_code["duplicate_row"] == 1
+    assert sum(result.ingest.notes_by_code.values()) >= len(result.ingest.notes)
     ids = {entry.creator_id for entry in result.leaderboard}
     assert ids == {"@glowwithmia", "@burstbob", "@carla.rose"}
     assert all(entry.coverage > 0 for entry in result.leaderboard)
@@ -340,14 +341,15 @@ def test_the_batch_writes_every_row_with_scores_or_reasons(tmp_path: Path) -> No
     frame.loc[7, "conversion_rate"] = 12.0
     frame.to_parquet(source)
     calls: list[float] = []
-    summary = score_file_to_parquet(
+    summary = score_file(
         source, tmp_path / "out.parquet", "equal", lambda done, _: calls.append(done)
     )
     assert (summary.rows, summary.scored, summary.rejected) == (300, 299, 1)
     assert calls == sorted(set(calls))
     assert calls[-1] == 100.0
     table = pq.read_table(tmp_path / "out.parquet")
-    assert tuple(table.column_names) == OUTPUT_COLUMNS
+    assert tuple(table.column_names[: len(OUTPUT_COLUMNS)]) == OUTPUT_COLUMNS
+    assert set(table.column_names[len(OUTPUT_COLUMNS) :]) == set(frame.columns) - {"creator_id"}
     metadata = table.schema.metadata
     assert metadata[b"creator_kpi.weighting"] == b"equal"
     out = table.to_pandas()
@@ -363,12 +365,21 @@ def test_the_batch_writes_every_row_with_scores_or_reasons(tmp_path: Path) -> No
 
 
 def test_the_batch_aggregates_a_per_video_export_and_refuses_a_bad_output(tmp_path: Path) -> None:
-    summary = score_file_to_parquet(FIXTURES / "videos_scrape.csv", tmp_path / "scores.parquet")
+    summary = score_file(FIXTURES / "videos_scrape.csv", tmp_path / "scores.parquet")
     assert summary.per_video
     assert summary.rows == 3
     assert summary.skipped_lines == 1
     with pytest.raises(InvalidValueError) as caught:
-        score_file_to_parquet(FIXTURES / "videos_scrape.csv", tmp_path / "scores.csv")
+        score_file(FIXTURES / "videos_scrape.csv", tmp_path / "scores.txt")
     assert caught.value.field == "output_path"
     with pytest.raises(InvalidValueError):
-        score_file_to_parquet(FIXTURES / "videos_scrape.csv", tmp_path / "no" / "x.parquet")
+        score_file(FIXTURES / "videos_scrape.csv", tmp_path / "no" / "x.parquet")
+
+
+def test_the_sort_keys_are_the_overall_score_and_the_catalogues_kpi_ids_in_order() -> None:
+    from typing import get_args
+
+    from kpi_core.catalogue import KPI_IDS
+    from kpi_core.cohorts.cohort import SortKey
+
+    assert get_args(SortKey) == ("overall_score", *KPI_IDS)

@@ -13,7 +13,8 @@ from mcp.client import ClientRequestContext
 from mcp.types import ListRootsResult, Root
 from pydantic import FileUrl
 
-from kpi_core.cohort import score_cohort
+from kpi_core.cohorts.cohort import score_cohort
+from kpi_core.cohorts.scoring import score_cohort_text
 from kpi_core.demo import demo_cohort_rows
 from server import build_server
 from tools._config import ServerConfig
@@ -123,3 +124,99 @@ async def test_bad_cohort_arguments_name_the_field(arguments: dict[str, Any], fi
         result = await client.call_tool("score_cohort", arguments)
     assert result.is_error
     assert text(result).startswith(f"score_cohort was not run: {field}"), text(result)
+
+
+async def test_a_pasted_csv_is_scored_with_the_ingest_line_leading_the_text() -> None:
+    pasted = 'Creator,Followers,GMV,Conversion Rate,Views\n@a,2.4M,"48,000",3.5%,1.2M\n'
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", {"csv_text": pasted})
+    assert not result.is_error, text(result)
+    data = result.structured_content
+    assert data is not None
+    assert data == score_cohort_text(pasted).model_dump(mode="json")
+    assert text(result).splitlines()[0] == "1 rows, 1 creators, no column ignored."
+    assert data["ingest"]["notes_by_code"] == {
+        "abbreviated": 2,
+        "percent": 1,
+        "thousands_separator": 1,
+    }
+
+
+async def test_a_dry_run_shows_the_mapping_and_scores_nothing(cohort_csv: Path) -> None:
+    config = ServerConfig(allowed_dirs=(str(cohort_csv.parent),))
+    async with Client(build_server(config)) as client:
+        result = await client.call_tool("score_cohort", {"path": "cohort.csv", "dry_run": True})
+    data = result.structured_content
+    assert data is not None
+    assert (data["dry_run"], data["count"], data["leaderboard"]) == (True, 0, [])
+    assert all(column["applied"] for column in data["ingest"]["columns"])
+    assert "Dry run: nothing was scored." in text(result)
+
+
+async def test_a_list_takes_a_columns_mapping_too() -> None:
+    rows = [{"Creator": "@a", "GMV": 1200.0}]
+    mapping = {"Creator": "creator_id", "GMV": "gmv"}
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", {"creators": rows, "columns": mapping})
+    assert result.structured_content is not None
+    expected = score_cohort([{"creator_id": "@a", "gmv": 1200.0}]).model_dump(mode="json")
+    assert result.structured_content == expected
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            {"creators": [{"gmv": 1.0}], "csv_text": "gmv\n1\n"},
+            "score_cohort was not run: creators give exactly one of creators (a list), "
+            "path (a file) or csv_text (a pasted CSV); got 'more than one'.",
+        ),
+        (
+            {"csv_text": "foo,bar\n1,2\n"},
+            "score_cohort was not run: columns has no header recognised as a metric, so nothing "
+            "can be scored; got \"2 columns: 'foo', 'bar'\" - give columns={'Header in the "
+            "file': 'canonical_name'}; the canonical names are in kpi://metrics, and "
+            "dry_run=true shows how each header was read.",
+        ),
+    ],
+)
+async def test_file_and_text_refusals_read_as_sentences(
+    arguments: dict[str, Any], expected: str
+) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", arguments)
+    assert result.is_error
+    assert text(result) == expected
+
+
+async def test_the_window_and_period_bounds_are_in_the_input_schema() -> None:
+    async with Client(build_server()) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        refused = await client.call_tool("score_cohort", {"csv_text": "gmv\n1\n", "window_days": 0})
+    properties = tools["score_cohort"].input_schema["properties"]
+    assert (
+        properties["window_days"]["anyOf"][0]["minimum"],
+        properties["window_days"]["anyOf"][0]["maximum"],
+    ) == (1, 3660)
+    assert refused.is_error
+    assert text(refused).startswith("score_cohort was not run: window_days must be greater")
+
+
+async def test_a_dry_run_of_pasted_text_shows_example_values_per_column() -> None:
+    pasted = "Creator,Followers,Notes\n@a,2.4M,hi\n@b,12K,\n"
+    async with Client(build_server()) as client:
+        result = await client.call_tool("score_cohort", {"csv_text": pasted, "dry_run": True})
+    data = result.structured_content
+    assert data is not None
+    shown = {column["source"]: column["examples"] for column in data["ingest"]["columns"]}
+    assert shown == {"Creator": ["@a", "@b"], "Followers": ["2.4M", "12K"], "Notes": ["hi"]}
+
+
+async def test_over_http_the_advice_for_unconfigured_files_never_mentions_client_roots() -> None:
+    config = ServerConfig(transport="http", http_files=True)
+    async with Client(build_server(config)) as client:
+        result = await client.call_tool("score_cohort", {"path": "cohort.csv"})
+    assert result.is_error
+    assert "file access is not configured" in text(result)
+    assert "client roots do not count over HTTP" in text(result)
+    assert "let the client share its roots" not in text(result)

@@ -895,9 +895,9 @@ async def test_errors_sent_over_http_name_no_server_path_and_the_log_keeps_them(
             over_http = [text_of(await client.call_tool(name, args)) for name, args in calls]
     async with Client(build_server(replace(config, transport="stdio"))) as client:
         over_stdio = [text_of(await client.call_tool(name, args)) for name, args in calls]
-    how_to_allow = (
-        "set CREATOR_KPI_ALLOWED_DIRS (or start the server with --allow-dir DIR), or let the "
-        "client share its roots to allow another."
+    how_to_allow = (  # over HTTP the advice never offers client roots (they do not count)
+        "have the operator set CREATOR_KPI_ALLOWED_DIRS (or --allow-dir DIR; client roots do "
+        "not count over HTTP) to allow another."
     )
     assert over_http == [
         "score_cohort was not run: path must be inside an allowed directory; got "

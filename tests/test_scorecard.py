@@ -185,7 +185,8 @@ async def test_the_text_says_the_score_under_both_weightings_first() -> None:
     async with Client(build_server()) as client:
         result = await client.call_tool("show_scorecard", {"metrics": metrics})
     assert text_of(result) == (
-        f"techtalk_dan: {tiered.overall_score:.1f}/100 ({tiered.band}) under tiered weighting; "
+        f'Creator "techtalk_dan": {tiered.overall_score:.1f}/100'
+        f" ({tiered.band}) under tiered weighting; "
         f"{equal.overall_score:.1f} ({equal.band}) under equal. "
         f"Coverage: {tiered.coverage * 100:.0f}% of the weight had data. "
         f"Biggest bottleneck: {top.label} ({top.impact:.1f} points below benchmark; "

@@ -18,6 +18,11 @@ HOW_TO_ALLOW_FILES = (
     f"set {ENV_ALLOWED_DIRS} (or start the server with --allow-dir DIR), or let the client "
     "share its roots"
 )
+#: The same over HTTP, where client roots never count (they name the client's machine).
+HOW_TO_ALLOW_FILES_HTTP = (
+    f"have the operator set {ENV_ALLOWED_DIRS} (or --allow-dir DIR; client roots do not count "
+    "over HTTP)"
+)
 #: Seconds a single tool call may run before it is stopped with an error.
 ENV_TIME_LIMIT = "CREATOR_KPI_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 120.0

@@ -1,62 +1,123 @@
-"""`score_cohort`: rank many creators at once, from a list or a CSV / Parquet file."""
+"""`score_cohort`: rank many creators at once, from a list, a file or a pasted CSV."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.cohort import CohortResult, score_cohort, score_cohort_file
+from kpi_core.cohorts.cohort import MAX_TOP_N, CohortResult, SortKey, score_cohort
+from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
-from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
-from tools._files import RootsArg, file_access
+from tools._files import RootsArg, file_access, file_call_slot, memory_budget
 from tools._params import as_object, as_weighting
 from tools._shared import UNITS_NOTE, CurrencyArg, WeightingArg
 
 DESCRIPTION = f"""Score and rank a cohort of TikTok creators (dozens to millions).
 
-Give `creators` (a list of metric objects, as score_creator's `metrics`) or `path` (a CSV or
-Parquet file inside a directory the operator allowed or the client shared as a root; one creator
-per row with canonical metric names as columns, or a per-video export with one row per video,
-which is aggregated per creator). A creator that fails validation is listed in `rejected` with
-its reasons and the rest are scored. Returns the `leaderboard` (top_n by overall score or by any
-KPI id in `sort_by`, ties broken deterministically, coverage per row; `min_coverage` leaves out
-creators with thin data), the `distribution` of the overall score and of each KPI (fixed bins and
-exact moments), the `count` and `rejected`. Progress is reported on large inputs. {UNITS_NOTE}"""
+Give `creators` (a list of metric objects, as score_creator's `metrics`), `path` (a CSV,
+Parquet, .xlsx, JSON or NDJSON file in a directory the operator allowed or the client shared as a
+root) or `csv_text` (a pasted CSV, at most 1 MB). Files hold one creator or one video per row
+(videos are aggregated per creator over `window_days`); headers from scrapers, the API, TikTok
+Studio and Shop exports are recognised and `columns` maps others; `dry_run` shows the mapping
+without scoring. Rejected rows are listed with reasons. Returns the `leaderboard` (top_n by
+overall score or a KPI id in `sort_by`; `min_coverage` leaves out thin data), the
+`distribution` of each score, `count`, `rejected` and the `ingest` report. {UNITS_NOTE}"""
+
+HOW_TO_MAP = (
+    "give columns={'Header in the file': 'canonical_name'}; the canonical names are in "
+    "kpi://metrics, and dry_run=true shows how each header was read"
+)
+
+CreatorsArg = Annotated[
+    list[dict[str, Any]] | None,
+    SkipValidation,
+    Field(description="The creators' metric objects."),
+]
+PathArg = Annotated[
+    str | None, Field(description="A file in an allowed directory.", max_length=4096)
+]
+CsvTextArg = Annotated[
+    str | None, Field(description="A pasted CSV with a header line.", max_length=1_000_000)
+]
+ColumnsArg = Annotated[
+    dict[str, str] | None,
+    Field(description="Header in the file -> canonical name; overrides recognition."),
+]
+WindowDaysArg = Annotated[
+    int | None,
+    Field(description="Days of videos counted per creator; null: the whole export.", ge=1, le=3660),
+]
+PeriodDaysArg = Annotated[
+    float | None,
+    Field(description="Days a creator table's totals cover (rescaled to 30).", ge=1, le=3660),
+]
 
 
-def summary(result: CohortResult) -> str:
-    return render("cohort_summary.txt.j2", result=result)
+def _one_source(creators: object, path: object, csv_text: object) -> None:
+    given = [creators is not None, path is not None, csv_text is not None]
+    if sum(given) != 1:
+        raise InvalidValueError(
+            "creators",
+            "give exactly one of creators (a list), path (a file) or csv_text (a pasted CSV)",
+            "none" if not any(given) else "more than one",
+        )
+
+
+def _score(
+    config: ServerConfig,
+    roots: ListRootsResult,
+    sources: tuple[object, str | None, str | None],
+    reading: dict[str, Any],
+    options: dict[str, Any],
+) -> CohortResult:
+    """One call: a file, a pasted CSV or a list (exactly one of ``sources``)."""
+    creators, path, csv_text = sources
+    _one_source(creators, path, csv_text)
+    if path is not None:
+        access = file_access(config, roots)
+        with file_call_slot():
+            return score_cohort_file(
+                path, access, memory_budget=memory_budget(), **reading, **options
+            )
+    if csv_text is not None:
+        with file_call_slot():
+            return score_cohort_text(csv_text, **reading, **options)
+    if not isinstance(creators, list):
+        raise InvalidValueError("creators", "must be a list of metric objects", creators)
+    items: list[object] = list(cast("list[object]", creators))
+    columns: dict[str, str] | None = reading["columns"]
+    rows = [_renamed(_row(item), columns) for item in items]
+    return score_cohort(rows, **options)
 
 
 def build(config: ServerConfig) -> Tool:
     async def score_cohort_tool(
         ctx: Context,
         roots: RootsArg,
-        creators: Annotated[
-            list[dict[str, Any]] | None,
-            SkipValidation,
-            Field(description="The creators' metric objects (give this or path)."),
-        ] = None,
-        path: Annotated[
-            str | None,
-            Field(description="A CSV or Parquet file in an allowed directory.", max_length=4096),
-        ] = None,
+        creators: CreatorsArg = None,
+        path: PathArg = None,
         weighting: WeightingArg = "tiered",
-        top_n: Annotated[int, SkipValidation, Field(description="Leaderboard size.")] = 20,
-        sort_by: Annotated[
-            str, SkipValidation, Field(description='"overall_score" or a KPI id.')
-        ] = "overall_score",
+        top_n: Annotated[int, Field(description="Leaderboard size.", ge=1, le=MAX_TOP_N)] = 20,
+        sort_by: Annotated[SortKey, Field(description="What the leaderboard ranks on.")] = (
+            "overall_score"
+        ),
         min_coverage: Annotated[
-            float, SkipValidation, Field(description="Leave out creators below this coverage.")
+            float, Field(description="Leave out creators below this coverage.", ge=0, le=1)
         ] = 0.0,
         currency: CurrencyArg = None,
+        csv_text: CsvTextArg = None,
+        columns: ColumnsArg = None,
+        window_days: WindowDaysArg = 30,
+        period_days: PeriodDaysArg = None,
+        dry_run: Annotated[bool, Field(description="Only read and show the mapping.")] = False,
     ) -> Annotated[CallToolResult, CohortResult]:
         def body(control: CallControl) -> CallToolResult:
             options: dict[str, Any] = {
+                "weighting": as_weighting(weighting),
                 "top_n": top_n,
                 "sort_by": sort_by,
                 "min_coverage": min_coverage,
@@ -64,24 +125,15 @@ def build(config: ServerConfig) -> Tool:
                 "currency": currency,
                 "fx_to_default": config.fx_to_default,
             }
-            scheme = as_weighting(weighting)
-            if (creators is None) == (path is None):
-                raise InvalidValueError(
-                    "creators",
-                    "give exactly one of creators (a list) or path (a file)",
-                    "both" if creators is not None else "neither",
-                )
-            if path is not None:
-                result = score_cohort_file(path, file_access(config, roots), scheme, **options)
-            else:
-                if not isinstance(creators, list):
-                    raise InvalidValueError(
-                        "creators", "must be a list of metric objects", creators
-                    )
-                items: list[object] = list(creators)  # pyright: ignore[reportUnknownArgumentType]
-                rows = [_row(item) for item in items]
-                result = score_cohort(rows, scheme, **options)
-            return ok_result(summary(result), result)
+            reading: dict[str, Any] = {
+                "columns": columns,
+                "window_days": window_days,
+                "period_days": period_days,
+                "dry_run": dry_run,
+                "how_to_map": HOW_TO_MAP,
+            }
+            result = _score(config, roots, (creators, path, csv_text), reading, options)
+            return ok_result(result.summary, result)
 
         return await run_tool(
             "score_cohort", body, time_limit=config.time_limit, send_progress=ctx.report_progress
@@ -107,3 +159,11 @@ def _row(item: object) -> Any:
         except InvalidValueError:  # not a JSON object: rejected as a row, like any non-object
             return item
     return item
+
+
+def _renamed(row: Any, columns: dict[str, str] | None) -> Any:
+    """A row's keys renamed by ``columns`` (header -> canonical name)."""
+    if not columns or not isinstance(row, dict):
+        return row
+    fields: dict[str, Any] = row
+    return {columns.get(key, key): value for key, value in fields.items()}

@@ -5,16 +5,16 @@ An optional extra (``pip install '.[dask]'``): this module imports without Dask,
 
 * :func:`score_dataframe` is the lazy building block: it maps every partition of a Dask DataFrame
   (one creator per row, canonical metric names as columns) through
-  :func:`kpi_core.cohort.score_rows` (the validation and the one kernel the batch command uses)
+  :func:`.cohort.score_rows` (the validation and the one kernel the batch command uses)
   with ``map_partitions`` and the output columns declared as ``meta``
-  (:data:`kpi_core.batch.OUTPUT_COLUMNS`, a bad row kept with its reasons).
+  (:data:`kpi_core.cohorts.batch.OUTPUT_COLUMNS`, a bad row kept with its reasons).
 * :func:`score_dask` runs it: on a Dask DataFrame, or on a Parquet file, directory or glob (each
   file split into partitions of whole row groups of about ``partition_rows`` rows, read by the
   workers themselves). Each worker writes its partitions as ``part.NNNNN.parquet`` files (the
   output columns and metadata of the batch command, in input order) into a temporary directory
   next to ``dst``, which is renamed to ``dst`` only when every partition is written; it returns
-  the same :class:`~kpi_core.stream.EngineSummary` as the streaming engine, combined from one
-  small summary per partition.
+  the same :class:`~kpi_core.cohorts.stream.EngineSummary` as the streaming engine, combined
+  from one small summary per partition.
 
 Where it runs: the scheduler at ``scheduler`` (an argument, else the environment variable
 ``CREATOR_KPI_DASK_SCHEDULER``, such as ``tcp://10.0.0.5:8786``), or else a local cluster sized to
@@ -46,11 +46,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kpi_core import errors
-from kpi_core.batch import check_output_path, output_metadata, output_table, write_options
-from kpi_core.cohort import Progress, score_rows
-from kpi_core.errors import InvalidValueError, KpiError, Problem
-from kpi_core.ingest import is_per_video_export
-from kpi_core.stream import (
+from kpi_core.cohorts.batch import check_output_path, output_metadata, output_table, write_options
+from kpi_core.cohorts.cohort import Progress, score_rows
+from kpi_core.cohorts.ingest import is_per_video_export
+from kpi_core.cohorts.stream import (
     EngineSummary,
     SummaryPart,
     arrow_errors,
@@ -60,6 +59,7 @@ from kpi_core.stream import (
     output_schema,
     read_columns,
 )
+from kpi_core.errors import InvalidValueError, KpiError, Problem
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
 if TYPE_CHECKING:
@@ -510,6 +510,112 @@ def _stop(client: Client, pending: Sequence[Future[Any]]) -> None:
         client.cancel(pending)
 
 
+def _require_dask() -> None:
+    try:
+        importlib.import_module("dask.dataframe")
+        importlib.import_module("distributed")  # used by _connect; checked here, before any work
+    except ImportError as error:
+        raise KpiError(
+            "engine",
+            "dask needs the optional Dask extra, which is not installed",
+            "dask",
+            "pip install 'creator-kpi-mcp[dask]', or use the stream engine",
+        ) from error
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What the engine reads: the lazy frame, its empty meta frame, its format and pieces."""
+
+    frame: dd.DataFrame
+    meta: pd.DataFrame
+    format: str
+    pieces: list[_Piece] | None
+
+
+def _inputs(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | dd.DataFrame,
+    partition_rows: int,
+) -> _Inputs:
+    import dask.dataframe as dd
+
+    if isinstance(source, dd.DataFrame):
+        meta = cast("pd.DataFrame", source._meta)  # pyright: ignore[reportPrivateUsage]
+        if is_per_video_export([str(name) for name in meta.columns]):
+            raise InvalidValueError(
+                "source",
+                "is a per-video export, which needs the whole input to aggregate per creator",
+                "a Dask DataFrame",
+                "aggregate it per creator first (kpi_core.cohorts.ingest.aggregate_videos)",
+            )
+        return _Inputs(source, meta, "dask", None)
+    pieces, columns, schema = _plan(_expand(source), partition_rows)
+    meta = cast("pd.DataFrame", schema.empty_table().select(columns).to_pandas())
+    frame = dd.from_map(
+        _read_piece,
+        pieces,
+        args=[columns],
+        meta=meta,
+        label="creator-kpi-read",
+        enforce_metadata=False,
+    )
+    return _Inputs(frame, meta, "parquet", pieces)
+
+
+def _rows_and_labels(client: Client, inputs: _Inputs, address: str) -> tuple[list[int], list[str]]:
+    """Rows and a label per partition (counted on the cluster for a Dask DataFrame)."""
+    from dask.delayed import delayed
+
+    if inputs.pieces is not None:
+        return [piece.rows for piece in inputs.pieces], [piece.label for piece in inputs.pieces]
+    labels = [f"partition {i}" for i in range(int(inputs.frame.npartitions))]
+    counting = [delayed(len)(part) for part in inputs.frame.to_delayed()]
+    counts = cast("list[Future[int]]", client.compute(counting))
+    return [int(count) for count in _collect(client, counts, labels, address)], labels
+
+
+def _write_parts(
+    client: Client,
+    scored: dd.DataFrame,
+    labels: list[str],
+    rows: list[int],
+    target: Path,
+    metadata: dict[str, str],
+    top_n: int,
+    address: str,
+    progress: Progress | None,
+) -> list[SummaryPart]:
+    """Write each scored partition as a part of ``target``; the summary part of each."""
+    from dask.delayed import delayed
+
+    write = cast("Callable[..., Any]", delayed(_write_part, pure=True))
+    token = uuid.uuid4().hex
+    done = 0
+    total = float(sum(rows))
+
+    def report(number: int) -> None:
+        nonlocal done
+        done += rows[number]
+        if progress is not None:
+            progress(float(done), total)
+
+    with _replacing_directory(target) as directory:
+        tasks = [
+            write(
+                part,
+                number,
+                labels[number],
+                str(directory),
+                metadata,
+                top_n,
+                dask_key_name=f"creator-kpi-write-{token}-{number}",
+            )
+            for number, part in enumerate(scored.to_delayed())
+        ]
+        futures = cast("list[Future[SummaryPart]]", client.compute(tasks))
+        return _collect(client, futures, labels, address, report)
+
+
 def score_dask(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | dd.DataFrame,
     dst: str | os.PathLike[str],
@@ -533,98 +639,31 @@ def score_dask(
     :class:`~kpi_core.errors.KpiError` naming the address, file or partition at fault (see the
     module docstring); bad rows do not raise.
     """
-    try:
-        import dask.dataframe as dd
-        from dask.delayed import delayed
-
-        importlib.import_module("distributed")  # used by _connect; checked here, before any work
-    except ImportError as error:
-        raise KpiError(
-            "engine",
-            "dask needs the optional Dask extra, which is not installed",
-            "dask",
-            "pip install 'creator-kpi-mcp[dask]', or use the stream engine",
-        ) from error
-
-    target = check_output_path(dst)
+    _require_dask()
+    target = check_output_path(dst, (".parquet", ".pq"))
     check_top_n(top_n)
     check_rows("partition_rows", partition_rows)
     scheme = resolve_weighting(weighting)
     fx = dict(fx_to_default) if fx_to_default is not None else None
-
-    pieces: list[_Piece] | None = None
-    if isinstance(source, dd.DataFrame):
-        inputs = source
-        input_meta = cast("pd.DataFrame", source._meta)  # pyright: ignore[reportPrivateUsage]
-        input_format = "dask"
-        if is_per_video_export([str(name) for name in input_meta.columns]):
-            raise InvalidValueError(
-                "source",
-                "is a per-video export, which needs the whole input to aggregate per creator",
-                "a Dask DataFrame",
-                "aggregate it per creator first (kpi_core.ingest.aggregate_videos)",
-            )
-    else:
-        pieces, columns, schema = _plan(_expand(source), partition_rows)
-        input_meta = cast("pd.DataFrame", schema.empty_table().select(columns).to_pandas())
-        inputs = dd.from_map(
-            _read_piece,
-            pieces,
-            args=[columns],
-            meta=input_meta,
-            label="creator-kpi-read",
-            enforce_metadata=False,
-        )
-        input_format = "parquet"
+    inputs = _inputs(source, partition_rows)
     # Scoring the empty frame checks the call's arguments (currency, columns) before any work.
-    probe = score_rows(input_meta, scheme, currency=currency, fx_to_default=fx)
-    metadata = output_metadata(scheme, probe.currency, input_format, per_video=False)
+    probe = score_rows(inputs.meta, scheme, currency=currency, fx_to_default=fx)
+    metadata = output_metadata(scheme, probe.currency, inputs.format, per_video=False)
 
     with _connect(scheduler, connect_timeout, n_workers) as (client, address):
-        if pieces is not None:
-            rows = [piece.rows for piece in pieces]
-            labels = [piece.label for piece in pieces]
-        else:
-            labels = [f"partition {i}" for i in range(int(inputs.npartitions))]
-            counting = [delayed(len)(part) for part in inputs.to_delayed()]
-            counts = cast("list[Future[int]]", client.compute(counting))
-            rows = [int(count) for count in _collect(client, counts, labels, address)]
+        rows, labels = _rows_and_labels(client, inputs, address)
         first_rows = [0, *itertools.accumulate(rows)][:-1]
         scored = score_dataframe(
-            inputs,
+            inputs.frame,
             scheme,
             currency=currency,
             fx_to_default=fx,
             first_rows=first_rows,
             labels=labels,
         )
-        write = cast("Callable[..., Any]", delayed(_write_part, pure=True))
-        token = uuid.uuid4().hex
-        with _replacing_directory(target) as directory:
-            tasks = [
-                write(
-                    part,
-                    number,
-                    labels[number],
-                    str(directory),
-                    metadata,
-                    top_n,
-                    dask_key_name=f"creator-kpi-write-{token}-{number}",
-                )
-                for number, part in enumerate(scored.to_delayed())
-            ]
-            futures = cast("list[Future[SummaryPart]]", client.compute(tasks))
-            done = 0
-            total = float(sum(rows))
-
-            def report(number: int) -> None:
-                nonlocal done
-                done += rows[number]
-                if progress is not None:
-                    progress(float(done), total)
-
-            parts = _collect(client, futures, labels, address, report)
-
+        parts = _write_parts(
+            client, scored, labels, rows, target, metadata, top_n, address, progress
+        )
     totals = SummaryPart(top_n=top_n)
     for part in parts:
         totals.merge(part)

@@ -1,9 +1,9 @@
 """Scoring a cohort: many creators in, a leaderboard, score distributions and rejected rows out.
 
 :func:`score_cohort` takes a list of metric objects (as decoded from JSON) or a DataFrame (one
-creator per row, canonical metric names as columns); :func:`score_cohort_file` reads a CSV or
-Parquet file through the file-access policy of :mod:`kpi_core.files` first (a per-video export is
-recognised by its columns and aggregated by :mod:`kpi_core.ingest`).
+creator per row, canonical metric names as columns). Files are read by :mod:`kpi_core.cohorts`
+(``score_cohort_file`` in :mod:`kpi_core.cohorts.scoring`), which hands the rows to the functions
+here.
 
 **Cohorts reject rows, not calls.** Each row is validated by the one validation path
 (:func:`kpi_core.validation.validate`, which ``score`` and ``score_frame`` use too). A row that
@@ -40,10 +40,8 @@ call, so a caller can use it to cancel.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime  # pydantic needs it at runtime (a field type)
 from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
@@ -51,15 +49,9 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
+from kpi_core.cohorts.readers import SourceFormat
+from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError, Problem, truncate
-from kpi_core.files import DEFAULT_MAX_BYTES, FileAccess, load_table
-from kpi_core.ingest import (
-    CreatorNote,
-    IngestReport,
-    RowNote,
-    aggregate_videos,
-    is_per_video_export,
-)
 from kpi_core.kernel import score_arrays
 from kpi_core.scoring import Band
 from kpi_core.validation import ValidatedMetrics, is_frame, validate
@@ -73,20 +65,39 @@ __all__ = [
     "CohortSource",
     "Distribution",
     "HistogramBin",
-    "IngestSummary",
     "LeaderboardEntry",
     "Progress",
-    "RejectedRow",
+    "RejectedCreator",
     "RowScores",
     "ScoreSummary",
+    "SortKey",
     "score_cohort",
-    "score_cohort_file",
     "score_rows",
+    "summarised",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+
+#: What a leaderboard ranks on: the overall score or a KPI id (the catalogue's, in its order; a
+#: test keeps the two in step).
+SortKey = Literal[
+    "overall_score",
+    "sales_performance",
+    "shop_conversion",
+    "tiktok_shop",
+    "engagement",
+    "content_strategy",
+    "engagement_growth",
+    "discovery",
+    "audience_fit",
+    "brand_fit",
+    "trend_fit",
+    "image_quality",
+    "reach_visibility",
+    "cost_efficiency",
+]
 
 #: ``progress(done, total)``; the return value is ignored.
 Progress = Callable[[float, float], object]
@@ -161,46 +172,30 @@ class Distribution(BaseModel):
     kpis: dict[str, ScoreSummary] = Field(description="Per KPI id, on 0-1.")
 
 
-class RejectedRow(BaseModel):
+class RejectedCreator(BaseModel):
     index: int = Field(description="0-based position of the row in the input.")
     creator_id: str | None = Field(description="The row's creator id, capped, when readable.")
     reasons: list[str]
 
 
-class IngestSummary(BaseModel):
-    """How a per-video export became creator rows (notes capped; totals complete)."""
-
-    rows_read: int
-    rows_used: int
-    creators: int
-    window_start: datetime | None
-    window_end: datetime | None
-    columns_used: dict[str, str]
-    columns_missing: list[str]
-    columns_ignored: list[str]
-    notes: list[RowNote]
-    notes_total: int
-    notes_by_code: dict[str, int]
-    creator_notes: list[CreatorNote]
-    creator_notes_total: int
-
-
 class CohortSource(BaseModel):
-    """The file a cohort came from."""
+    """The file (or pasted CSV) a cohort came from."""
 
-    path: str = Field(description="The path as given (truncated).")
-    format: Literal["csv", "parquet"]
+    path: str = Field(description="The path as given (truncated), or 'csv_text'.")
+    format: SourceFormat
     size_bytes: int
     rows_read: int
     skipped_lines: int = Field(description="Malformed CSV lines skipped.")
     skipped_examples: list[str]
     per_video: bool = Field(description="True when the file was a per-video export.")
-    ingest: IngestSummary | None
 
 
 class CohortResult(BaseModel):
     """A scored cohort: the leaderboard, the distributions, and what was rejected."""
 
+    summary: str = Field(
+        description="What an assistant should say first (the text content, repeated here)."
+    )
     count: int = Field(description="Creators scored (valid rows).")
     rows: int = Field(description="Rows received.")
     leaderboard: list[LeaderboardEntry]
@@ -218,12 +213,18 @@ class CohortResult(BaseModel):
     top_n: int
     min_coverage: float
     distribution: Distribution
-    rejected: list[RejectedRow] = Field(description="The first 50 rejected rows by index.")
+    rejected: list[RejectedCreator] = Field(description="The first 50 rejected rows by index.")
     rejected_total: int
     weighting: str
     currency: str
     model_version: str
     source: CohortSource | None = None
+    ingest: IngestReport | None = Field(
+        default=None,
+        description="How a file became creator rows: format, column mapping, counts of repairs "
+        "and drops with examples, window, period.",
+    )
+    dry_run: bool = Field(default=False, description="True when the file was only inspected.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,40 +478,26 @@ def _summary(values: FloatArray, scale: float, population: int) -> ScoreSummary:
     )
 
 
-def _result(
-    scores: RowScores,
-    *,
-    top_n: int,
-    sort_by: str,
-    min_coverage: float,
-    reporter: _Reporter,
-) -> CohortResult:
+def _no_valid_creator(scores: RowScores) -> InvalidValueError:
+    first = int(np.flatnonzero(~scores.valid)[0]) if scores.rows else 0
+    reasons = scores.reasons(first) if scores.rows else []
+    return InvalidValueError(
+        "creators",
+        "must contain at least one valid creator",
+        f"{scores.rows} of {scores.rows} rows rejected",
+        f"row {first}: {reasons[0]}" if reasons else "give at least one creator",
+    )
+
+
+def _leaderboard(scores: RowScores, key: FloatArray, top: list[int]) -> list[LeaderboardEntry]:
     catalogue = load_catalogue()
-    valid = scores.valid
-    count = int(valid.sum())
-    if count == 0:
-        first = int(np.flatnonzero(~valid)[0]) if scores.rows else 0
-        reasons = scores.reasons(first) if scores.rows else []
-        raise InvalidValueError(
-            "creators",
-            "must contain at least one valid creator",
-            f"{scores.rows} of {scores.rows} rows rejected",
-            f"row {first}: {reasons[0]}" if reasons else "give at least one creator",
-        )
-    with np.errstate(invalid="ignore"):
-        eligible = valid & (scores.coverage >= float(min_coverage) - COVERAGE_TOLERANCE)
-    excluded = count - int(eligible.sum())
-    overall = scores.overall
-    key = overall if sort_by == "overall_score" else scores.kpi_scores[sort_by]
-    candidates = np.flatnonzero(eligible & ~np.isnan(key))
-    top = _top_rows(key, overall, candidates, top_n, scores)
     ids = scores.creator_ids(np.asarray(top, dtype=np.intp))
-    leaderboard = [
+    return [
         LeaderboardEntry(
             rank=rank,
             index=row,
             creator_id=ids[rank - 1],
-            overall_score=float(overall[row]),
+            overall_score=float(scores.overall[row]),
             band=cast("Band", catalogue.bands[int(scores.band_codes[row])][0]),
             coverage=float(scores.coverage[row]),
             revenue_coverage=float(scores.revenue_coverage[row]),
@@ -524,29 +511,60 @@ def _result(
         )
         for rank, row in enumerate(top, start=1)
     ]
-    reporter(85.0)
 
+
+def _distribution(scores: RowScores, eligible: BoolArray, everyone: bool) -> Distribution:
+    """The distributions over the eligible creators (``everyone``: no min_coverage cut, so the
+    rejected rows, NaN already, need no mask)."""
     population = int(eligible.sum())
 
     def among_eligible(values: FloatArray) -> FloatArray:
-        # Rejected rows are NaN already; only a min_coverage cut needs a mask.
-        return values if excluded == 0 else values[eligible]
+        return values if everyone else values[eligible]
 
-    distribution = Distribution(
-        overall_score=_summary(among_eligible(overall), 100.0, population),
+    return Distribution(
+        overall_score=_summary(among_eligible(scores.overall), 100.0, population),
         kpis={
             kpi_id: _summary(among_eligible(scores.kpi_scores[kpi_id]), 1.0, population)
             for kpi_id in KPI_IDS
         },
     )
-    rejected_rows = np.flatnonzero(~valid)
+
+
+def _rejected(scores: RowScores) -> tuple[list[RejectedCreator], int]:
+    rejected_rows = np.flatnonzero(~scores.valid)
     listed = rejected_rows[:MAX_REJECTED_LISTED]
     rejected_ids = scores.creator_ids(listed)
     rejected = [
-        RejectedRow(index=int(row), creator_id=rejected_ids[i], reasons=scores.reasons(int(row)))
+        RejectedCreator(
+            index=int(row), creator_id=rejected_ids[i], reasons=scores.reasons(int(row))
+        )
         for i, row in enumerate(listed)
     ]
+    return rejected, len(rejected_rows)
+
+
+def _result(
+    scores: RowScores,
+    *,
+    top_n: int,
+    sort_by: str,
+    min_coverage: float,
+    reporter: _Reporter,
+) -> CohortResult:
+    count = int(scores.valid.sum())
+    if count == 0:
+        raise _no_valid_creator(scores)
+    with np.errstate(invalid="ignore"):
+        eligible = scores.valid & (scores.coverage >= float(min_coverage) - COVERAGE_TOLERANCE)
+    excluded = count - int(eligible.sum())
+    key = scores.overall if sort_by == "overall_score" else scores.kpi_scores[sort_by]
+    candidates = np.flatnonzero(eligible & ~np.isnan(key))
+    top = _top_rows(key, scores.overall, candidates, top_n, scores)
+    leaderboard = _leaderboard(scores, key, top)
+    reporter(85.0)
+    rejected, rejected_total = _rejected(scores)
     result = CohortResult(
+        summary="",
         count=count,
         rows=scores.rows,
         leaderboard=leaderboard,
@@ -556,14 +574,22 @@ def _result(
         sort_by=sort_by,
         top_n=top_n,
         min_coverage=float(min_coverage),
-        distribution=distribution,
+        distribution=_distribution(scores, eligible, excluded == 0),
         rejected=rejected,
-        rejected_total=len(rejected_rows),
+        rejected_total=rejected_total,
         weighting=scores.weighting.name,
         currency=scores.currency,
-        model_version=catalogue.model_version,
+        model_version=load_catalogue().model_version,
     )
     reporter(100.0)
+    return result
+
+
+def summarised(result: CohortResult) -> CohortResult:
+    """``result`` with its ``summary`` rendered (call it once every field is final)."""
+    from prompts import render
+
+    result.summary = render("cohort_summary.txt.j2", result=result)
     return result
 
 
@@ -591,108 +617,6 @@ def score_cohort(
     scores = _score_rows(creators, weighting, currency, fx_to_default, reporter)
     if scores.rows == 0:
         raise InvalidValueError("creators", "must contain at least one creator", "0 rows")
-    return _result(
-        scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=reporter
+    return summarised(
+        _result(scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=reporter)
     )
-
-
-def _ingest_summary(report: IngestReport) -> IngestSummary:
-    return IngestSummary(
-        rows_read=report.rows_read,
-        rows_used=report.rows_used,
-        creators=report.creators,
-        window_start=report.window_start,
-        window_end=report.window_end,
-        columns_used=report.columns_used,
-        columns_missing=report.columns_missing,
-        columns_ignored=report.columns_ignored,
-        notes=report.notes[:MAX_NOTES_LISTED],
-        notes_total=len(report.notes),
-        notes_by_code=report.notes_by_code,
-        creator_notes=report.creator_notes[:MAX_NOTES_LISTED],
-        creator_notes_total=len(report.creator_notes),
-    )
-
-
-def _echo_path(path: object) -> str:
-    if isinstance(path, os.PathLike):
-        path = os.fspath(cast("os.PathLike[str]", path))
-    text = str(path)
-    text = text.replace("\n", " ").replace("\r", " ")
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def score_cohort_file(
-    path: str | os.PathLike[str],
-    allowed_dirs: FileAccess | Sequence[str | os.PathLike[str]],
-    weighting: WeightingArg | Weighting = "tiered",
-    *,
-    top_n: int = 20,
-    sort_by: str = "overall_score",
-    min_coverage: float = 0.0,
-    progress: Progress | None = None,
-    currency: str | None = None,
-    fx_to_default: Mapping[str, float] | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    window_days: float = 30.0,
-    as_of: datetime | str | float | None = None,
-    burst_minutes: float = 10.0,
-) -> CohortResult:
-    """Read a CSV or Parquet file under the file-access policy and score it as a cohort.
-
-    ``allowed_dirs`` is a :class:`~kpi_core.files.FileAccess` or the list of allowed directories
-    (empty: file access is off, and the call says how to configure it). A per-video export
-    (detected by a video id or posting-time column) is aggregated per creator first
-    (``window_days``, ``as_of`` and ``burst_minutes`` as in
-    :func:`~kpi_core.ingest.aggregate_videos`); the result's ``source`` says what was read and
-    what the aggregation dropped or repaired. Row indexes refer to the file's data rows, or to
-    the aggregated creators for a per-video export.
-    """
-    _check_arguments(top_n, sort_by, min_coverage)
-    reporter = _Reporter(progress)
-    access = (
-        allowed_dirs
-        if isinstance(allowed_dirs, FileAccess)
-        else FileAccess.from_dirs(allowed_dirs, max_bytes=max_bytes)
-    )
-    if max_bytes not in (access.max_bytes, DEFAULT_MAX_BYTES):
-        access = FileAccess(access.allowed_dirs, max_bytes, access.how_to_configure)
-    shown = _echo_path(path)
-    table = load_table(path, access)
-    reporter(10.0)
-    frame = table.frame
-    if len(frame) == 0:
-        raise InvalidValueError("path", "holds no data rows", shown)
-    per_video = is_per_video_export(list(frame.columns))
-    ingest: IngestSummary | None = None
-    if per_video:
-        aggregation = aggregate_videos(
-            frame, window_days=window_days, as_of=as_of, burst_minutes=burst_minutes
-        )
-        ingest = _ingest_summary(aggregation.report)
-        frame = aggregation.creators
-        if len(frame) == 0:
-            raise InvalidValueError(
-                "path",
-                "holds no usable video rows",
-                shown,
-                f"{aggregation.report.rows_read} rows read; see the reasons by code: "
-                + ", ".join(f"{k} {v}" for k, v in aggregation.report.notes_by_code.items()),
-            )
-    reporter(20.0)
-    inner = reporter.sub(20.0, 100.0)
-    scores = _score_rows(frame, weighting, currency, fx_to_default, inner)
-    result = _result(
-        scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=inner
-    )
-    result.source = CohortSource(
-        path=shown,
-        format=table.format,
-        size_bytes=table.size_bytes,
-        rows_read=len(table.frame),
-        skipped_lines=table.skipped_total,
-        skipped_examples=[line.text for line in table.skipped_lines[:5]],
-        per_video=per_video,
-        ingest=ingest,
-    )
-    return result

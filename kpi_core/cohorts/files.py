@@ -17,63 +17,52 @@ The rules :meth:`FileAccess.resolve` applies, in order (each refusal is an
 6. **symlink escape**: the path, with every symlink resolved (``Path.resolve(strict=True)``), lies
    outside every allowed directory (itself resolved the same way);
 7. **not a regular file**: a directory, FIFO, socket or device;
-8. **too large**: over the size cap (200 MB by default, configurable);
-9. **unsupported format**: a name not ending in ``.csv``, ``.parquet`` or ``.pq``.
+8. **hard link**: a file with more than one hard link (``st_nlink > 1``): another name of the
+   same file may lie outside the allowed directories, and nothing can tell which name is the
+   original, so such a file is refused (copy it into the directory instead);
+9. **too large**: over the size cap (200 MB by default, configurable);
+10. **unsupported format**: a name not ending in ``.csv``, ``.parquet``, ``.pq``, ``.xlsx``,
+    ``.json``, ``.ndjson`` or ``.jsonl``.
 
 A relative path is looked up in each allowed directory in turn; the first directory where it
 exists is used. Reading opens the resolved path once with ``O_NOFOLLOW`` and checks the opened
 file again (regular, under the cap) before parsing it, so the file read is the file checked.
 
-CSV is read with pyarrow (UTF-8, a byte-order mark is skipped, empty cells and the usual null
-markers such as ``NA`` become missing); malformed lines (a wrong number of fields) are skipped and
-listed in :attr:`LoadedTable.skipped_lines` rather than failing the whole file. Parquet is read
-with pyarrow.
+Reading itself (bounded batches, a memory budget, only the mapped columns) is
+:mod:`kpi_core.cohorts.readers`; :func:`opened` hands it the checked, open file. The batch
+command's :func:`opened_trusted` applies no directory policy but still refuses anything that is
+not a regular file (a FIFO would block the command forever) and never blocks while opening.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import BinaryIO, cast
 
+from kpi_core.cohorts.readers import FORMATS, FileFormat
 from kpi_core.errors import InvalidValueError, truncate
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
-    "SUPPORTED_SUFFIXES",
     "FileAccess",
-    "LoadedTable",
-    "SkippedLine",
+    "OpenedFile",
     "file_format",
-    "load_table",
-    "read_table_file",
+    "opened",
+    "opened_trusted",
 ]
 
 #: Default cap on the size of a file read for a cohort.
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
-#: File name endings read, and the format each means.
-SUPPORTED_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-
 #: Longest path accepted (as text).
 MAX_PATH_CHARS = 4096
 
-#: Malformed CSV lines listed individually (the count is always complete).
-MAX_SKIPPED_LISTED = 50
-
 _DEFAULT_HOW_TO_CONFIGURE = "give the allowed directories to FileAccess(allowed_dirs=[...])"
-
-FileFormat = Literal["csv", "parquet"]
 
 
 def _megabytes(size: int) -> str:
@@ -238,6 +227,13 @@ class FileAccess:
             raise self._refuse(
                 text, "must be a regular file (not a directory, device, FIFO or socket)"
             )
+        if info.st_nlink > 1:
+            raise self._refuse(
+                text,
+                "has more than one hard link, and another name of it may be outside the "
+                "allowed directories",
+                "copy the file into an allowed directory instead of linking it",
+            )
         if info.st_size > self.max_bytes:
             raise self._refuse(
                 text,
@@ -258,73 +254,70 @@ def _path_text(path: object) -> str | None:
 
 def file_format(real: Path, shown: str) -> FileFormat:
     """The format of a file from its name (the resolved name, else the name as given)."""
-    found = SUPPORTED_SUFFIXES.get(real.suffix.lower()) or SUPPORTED_SUFFIXES.get(
-        Path(shown).suffix.lower()
-    )
+    found = FORMATS.get(real.suffix.lower()) or FORMATS.get(Path(shown).suffix.lower())
     if found is None:
         raise InvalidValueError(
             "path",
-            "must be a .csv, .parquet or .pq file",
+            "must be a .csv, .parquet, .pq, .xlsx, .json, .ndjson or .jsonl file",
             shown,
-            "export the creators as CSV or Parquet",
+            "export the creators as CSV, Parquet, Excel or JSON",
         )
     return found
 
 
 @dataclass(frozen=True, slots=True)
-class SkippedLine:
-    """A CSV line that could not be parsed (a wrong number of fields); its text is truncated."""
+class OpenedFile:
+    """A checked file, open for reading: what the readers get."""
 
-    expected_fields: int
-    actual_fields: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedTable:
-    """A file read into a DataFrame, with what the reader had to skip."""
-
-    frame: pd.DataFrame
+    handle: BinaryIO
     path: Path
     format: FileFormat
     size_bytes: int
-    skipped_lines: tuple[SkippedLine, ...] = ()
-    skipped_total: int = 0
+    shown: str
 
 
-def load_table(
-    path: str | os.PathLike[str],
-    access: FileAccess | Sequence[str | os.PathLike[str]],
-    *,
-    max_bytes: int | None = None,
-) -> LoadedTable:
-    """Read ``path`` as a DataFrame if the policy allows it (see the module docstring).
-
-    ``access`` is a :class:`FileAccess` or the list of allowed directories (an empty list means
-    file access is off). ``max_bytes`` overrides the policy's size cap.
-    """
+@contextlib.contextmanager
+def opened(
+    path: str | os.PathLike[str], access: FileAccess | Sequence[str | os.PathLike[str]]
+) -> Generator[OpenedFile]:
+    """Open ``path`` if the policy allows it (see the module docstring), checked again once open."""
     policy = access if isinstance(access, FileAccess) else FileAccess.from_dirs(access)
-    if max_bytes is not None:
-        policy = FileAccess(policy.allowed_dirs, max_bytes, policy.how_to_configure)
     real = policy.resolve(path)
-    shown = path if isinstance(path, str) else os.fspath(path)
-    return _read(real, file_format(real, shown), policy.max_bytes, shown)
+    shown = _echo(path)
+    with _open_checked(real, shown, policy.max_bytes, follow=False) as (handle, size):
+        yield OpenedFile(handle, real, file_format(real, shown), size, shown)
 
 
-def read_table_file(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> LoadedTable:
-    """Read a CSV or Parquet file the caller trusts (no directory policy), such as the input of
-    the batch command, which a data team runs on its own files. The format comes from the suffix.
-    """
+@contextlib.contextmanager
+def opened_trusted(
+    path: str | os.PathLike[str], *, max_bytes: int | None = None
+) -> Generator[OpenedFile]:
+    """Open a file the caller trusts (the batch command's input): no directory policy, but only
+    a regular file, opened without blocking."""
     text = os.fspath(path)
     real = Path(text).expanduser()
     found = file_format(real, text)
-    if not real.exists():
-        raise InvalidValueError("path", "does not exist", text)
-    return _read(real, found, max_bytes, text)
+    try:
+        info = real.stat()
+    except FileNotFoundError:
+        raise InvalidValueError("path", "does not exist", text) from None
+    except OSError as error:
+        raise InvalidValueError("path", "cannot be read", text, error.strerror or "") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidValueError(
+            "path", "must be a regular file (not a directory, device, FIFO or socket)", text
+        )
+    with _open_checked(real, text, max_bytes, follow=True) as (handle, size):
+        yield OpenedFile(handle, real, found, size, text)
 
 
-def _read(real: Path, file_format: FileFormat, max_bytes: int | None, shown: str) -> LoadedTable:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+@contextlib.contextmanager
+def _open_checked(
+    real: Path, shown: str, max_bytes: int | None, *, follow: bool
+) -> Generator[tuple[BinaryIO, int]]:
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         descriptor = os.open(real, flags)
     except OSError as error:
@@ -339,65 +332,13 @@ def _read(real: Path, file_format: FileFormat, max_bytes: int | None, shown: str
                 f"must be at most {_megabytes(max_bytes)} (the file is {_megabytes(info.st_size)})",
                 shown,
             )
-        if file_format == "parquet":
-            frame = _read_parquet(handle, shown)
-            skipped: list[SkippedLine] = []
-            total = 0
-        else:
-            frame, skipped, total = _read_csv(handle, shown)
-    return LoadedTable(
-        frame=frame,
-        path=real,
-        format=file_format,
-        size_bytes=info.st_size,
-        skipped_lines=tuple(skipped[:MAX_SKIPPED_LISTED]),
-        skipped_total=total,
-    )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(handle.fileno(), True)
+        yield handle, info.st_size
 
 
-def _read_parquet(handle: BinaryIO, shown: str) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(handle)
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise InvalidValueError(
-            "path", "must be a readable Parquet file", shown, truncate(str(error), 120)
-        ) from None
-    return table.to_pandas()
-
-
-def _read_csv(handle: BinaryIO, shown: str) -> tuple[pd.DataFrame, list[SkippedLine], int]:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    skipped: list[SkippedLine] = []
-    counter = [0]
-
-    def on_invalid_row(row: Any) -> str:  # a pyarrow.csv.InvalidRow (pyarrow is untyped)
-        counter[0] += 1
-        if len(skipped) < MAX_SKIPPED_LISTED:
-            skipped.append(
-                SkippedLine(
-                    expected_fields=int(row.expected_columns),
-                    actual_fields=int(row.actual_columns),
-                    text=truncate(str(row.text)),
-                )
-            )
-        return "skip"
-
-    try:
-        table = pcsv.read_csv(
-            handle,
-            parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid_row),
-            convert_options=pcsv.ConvertOptions(strings_can_be_null=True),
-        )
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise InvalidValueError(
-            "path",
-            "must be a readable CSV file (UTF-8, comma-separated, with a header line)",
-            shown,
-            truncate(str(error), 120),
-        ) from None
-    return table.to_pandas(), skipped, counter[0]
+def _echo(path: object) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(cast("os.PathLike[str]", path))
+    text = str(path).replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -3,24 +3,24 @@
 :func:`score_parquet` reads a creator table (one creator per row, canonical metric names as
 columns) from Parquet in record batches of ``batch_rows`` rows
 (``pyarrow.parquet.ParquetFile.iter_batches``, reading only the columns the scoring reads), scores
-each batch exactly as the batch command does (:func:`kpi_core.cohort.score_rows`: validation and
+each batch exactly as the batch command does (:func:`.cohort.score_rows`: validation and
 one pass of the kernel; a bad row is kept with its reasons), and appends it to the output with a
 ``pyarrow.parquet.ParquetWriter``. Memory is bounded by a few batches (and the compressed size of
 one row group), whatever the size of the file. The output has the columns and metadata of
-:mod:`kpi_core.batch` (the library contract), one row group per batch, and is written to a
+:mod:`kpi_core.cohorts.batch` (the library contract), one row group per batch, and is written to a
 temporary file in the output's directory that is renamed over the output only when complete.
 
-The summary (:class:`EngineSummary`, shared with :mod:`kpi_core.dask_engine`) is combined chunk
-by chunk (:class:`SummaryPart`): the counts, the leaderboard (the top ``top_n`` by overall score
-with the cohort's tie-break: overall score descending, then ``creator_id`` ascending with missing
-ids last, then row), and the distribution of the overall score and each KPI over the scored rows
-with the cohort's fixed bins and exact moments (``mean`` and population ``std`` merged with Chan
-et al.'s parallel algorithm, which agrees with a whole-column computation to about 1e-12).
-Quantiles need a sort of the whole column, so an engine summary leaves ``quantiles`` empty; read
-the output file's score column for them.
+The summary (:class:`EngineSummary`, shared with :mod:`kpi_core.cohorts.dask_engine`) is combined
+chunk by chunk (:class:`SummaryPart`): the counts, the leaderboard (the top ``top_n`` by overall
+score with the cohort's tie-break: overall score descending, then ``creator_id`` ascending with
+missing ids last, then row), and the distribution of the overall score and each KPI over the scored
+rows with the cohort's fixed bins and exact moments (``mean`` and population ``std`` merged with
+Chan et al.'s parallel algorithm, which agrees with a whole-column computation to about 1e-12).
+Quantiles need a sort of the whole column, so an engine summary leaves ``quantiles`` empty; read the
+output file's score column for them.
 
 A per-video export needs grouping across the whole file, so it is refused here: aggregate it with
-the in-memory batch command (:func:`kpi_core.batch.score_file_to_parquet`).
+the in-memory batch command (:func:`kpi_core.cohorts.batch.score_file`).
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from kpi_core.batch import (
+from kpi_core.catalogue import KPI_IDS, load_catalogue
+from kpi_core.cohorts.batch import (
     check_output_path,
     output_metadata,
     output_table,
     replacing_file,
     write_options,
 )
-from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.cohort import (
+from kpi_core.cohorts.cohort import (
     BINS,
     MAX_REJECTED_LISTED,
     MAX_TOP_N,
@@ -57,8 +57,8 @@ from kpi_core.cohort import (
     _echo_id,
     score_rows,
 )
+from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError
-from kpi_core.ingest import is_per_video_export
 from kpi_core.scoring import Band
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "Engine",
     "EngineSummary",
     "RejectedExample",
     "SummaryPart",
@@ -80,6 +81,9 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: The chunked engines (the batch command's ``--engine`` adds ``memory``).
+Engine = Literal["stream", "dask"]
 
 #: Rows per record batch: about 10 MB of input for 20 metrics, big enough to amortise the
 #: per-batch overhead and small enough that a few batches are a rounding error in memory.
@@ -104,7 +108,7 @@ class EngineSummary(BaseModel):
     """What a streaming or Dask run wrote, with the distribution combined over every chunk."""
 
     output_path: str = Field(description="The file (stream) or directory of parts (dask).")
-    engine: Literal["stream", "dask"]
+    engine: Engine
     rows: int = Field(description="Rows read.")
     count: int = Field(description="Creators scored (valid rows).")
     rejected: int = Field(description="Rows rejected; their reasons are in the output.")
@@ -129,7 +133,7 @@ class EngineSummary(BaseModel):
 
 
 def _edges(scale: float) -> list[float]:
-    """The fixed bin edges, exactly as :mod:`kpi_core.cohort` computes them."""
+    """The fixed bin edges, exactly as :mod:`kpi_core.cohorts.cohort` computes them."""
     return [scale * i / BINS for i in range(BINS + 1)]
 
 
@@ -240,10 +244,10 @@ class SummaryPart:
     """The combinable summary of some scored rows: build one per chunk and merge them.
 
     :meth:`from_table` reads a chunk of output (the columns of
-    :data:`kpi_core.batch.OUTPUT_COLUMNS`); :meth:`merge` folds another part in; :meth:`summary`
-    gives the :class:`EngineSummary`. Parts are small (no per-row data beyond ``top_n``
-    candidates and the first rejected rows) and picklable, so a Dask worker returns one per
-    partition.
+    :data:`kpi_core.cohorts.batch.OUTPUT_COLUMNS`); :meth:`merge` folds another part in;
+    :meth:`summary` gives the :class:`EngineSummary`. Parts are small (no per-row data beyond
+    ``top_n`` candidates and the first rejected rows) and picklable, so a Dask worker returns one
+    per partition.
     """
 
     top_n: int
@@ -304,7 +308,7 @@ class SummaryPart:
         self,
         *,
         output_path: Path,
-        engine: Literal["stream", "dask"],
+        engine: Engine,
         weighting: Weighting,
         currency: str,
     ) -> EngineSummary:
@@ -462,7 +466,7 @@ def score_parquet(
     """
     import pyarrow.parquet as pq
 
-    target = check_output_path(dst)
+    target = check_output_path(dst, (".parquet", ".pq"))
     rows_per_batch = check_rows("batch_rows", batch_rows)
     check_top_n(top_n)
     scheme = resolve_weighting(weighting)
