@@ -73,7 +73,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
 from kpi_core.errors import InvalidValueError, KpiError, Problem, WeightingError, truncate
-from kpi_core.kernel import derive
+from kpi_core.kernel import Missing, derive
 from kpi_core.metrics import parse_metrics
 from kpi_core.scoring import score, score_frame
 from kpi_core.weights import Weighting, resolve_weighting
@@ -793,7 +793,7 @@ def compare_single(
                 sorted(kpi for kpi, has in zip(KPI_IDS, scored, strict=True) if has),
                 "give metrics for a KPI with a positive weight in every scheme",
             )
-        overall, coverage, points = contributions(vector)
+        overall, _, points = contributions(vector)
         drivers: list[KpiDriver] = []
         if position > 0:
             for k in np.flatnonzero(scored):
@@ -816,7 +816,7 @@ def compare_single(
                 weights=_as_dict(vector),
                 overall_score=overall,
                 band=catalogue.band(overall),
-                coverage=coverage,
+                coverage=float(np.dot(vector, [not item.imputed for item in base.kpis])),
                 difference=overall - reference_overall,
                 drivers=drivers,
             )
@@ -1096,7 +1096,7 @@ def _frame_numeric_columns(frame: pd.DataFrame, catalogue: Catalogue) -> dict[st
 
 
 def _from_frame(
-    frame: pd.DataFrame, outcome: str | None, currency: str | None, catalogue: Catalogue
+    frame: pd.DataFrame, outcome: str | None, how: tuple[str | None, Missing], catalogue: Catalogue
 ) -> tuple[_Cohort, pd.DataFrame]:
     """The cohort of a DataFrame, and its scores (score_frame rejects bad rows)."""
     rejected: dict[int, list[str]] = {}
@@ -1104,7 +1104,7 @@ def _from_frame(
     labels = [str(label) for label in frame.columns]
     ignored = {label[:MAX_NAME_CHARS] for label in labels if label not in known | {outcome}}
     outcome_values = None if outcome is None else _frame_outcome(frame, outcome, rejected)
-    scored = score_frame(frame, on_invalid="reject", currency=currency)
+    scored = score_frame(frame, on_invalid="reject", currency=how[0], missing=how[1])
     creator_ids: list[str | None] = [None] * len(frame)
     if "creator_id" in labels:
         creator_ids = [_creator_id(value) for value in _column(frame, "creator_id").tolist()]
@@ -1126,14 +1126,14 @@ def _from_frame(
 def _load(
     rows: Sequence[Mapping[str, object]] | pd.DataFrame,
     outcome: str | None,
-    currency: str | None,
+    how: tuple[str | None, Missing],
     catalogue: Catalogue,
 ) -> _Cohort:
-    """Validate, score once through the kernel (score_frame), and collect the rejected rows."""
+    """Validate, score once (score_frame; ``how``: currency, missing), collect rejected rows."""
     import pandas as pd
 
     if isinstance(rows, pd.DataFrame):
-        cohort, scored = _from_frame(rows, outcome, currency, catalogue)
+        cohort, scored = _from_frame(rows, outcome, how, catalogue)
     else:
         if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Sequence):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidValueError(
@@ -1141,8 +1141,8 @@ def _load(
                 "must be a list of objects of metrics or a DataFrame",
                 type(rows).__name__,
             )
-        cohort = _from_mappings(rows, outcome, currency, catalogue)
-        scored = score_frame(pd.DataFrame(cohort.columns, index=pd.RangeIndex(len(rows))))
+        cohort = _from_mappings(rows, outcome, how[0], catalogue)
+        scored = score_frame(pd.DataFrame(cohort.columns, index=range(len(rows))), missing=how[1])
     cohort.kpi_scores = np.column_stack(
         [_floats(_column(scored, f"{kpi}_score")) for kpi in KPI_IDS]
     ).reshape(len(scored), len(KPI_IDS))
@@ -1428,6 +1428,7 @@ def compare_cohort(
     limit: int = 20,
     offset: int = 0,
     currency: str | None = None,
+    missing: Missing = "benchmark",
 ) -> CohortComparison:
     """Rank a cohort under each scheme and, given ``outcome``, measure each ranking against it.
 
@@ -1462,8 +1463,7 @@ def compare_cohort(
     fold_rng, boot_rng = (
         np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)
     )
-
-    cohort = _load(rows, outcome, currency, catalogue)
+    cohort = _load(rows, outcome, (currency, missing), catalogue)
     size = len(cohort.kpi_scores)
     matrix = _KpiMatrix.of(cohort.kpi_scores)
     fixed_scores: dict[str, FloatArray] = {}

@@ -136,7 +136,7 @@ class Layout:
             membership=membership,
             coefficient=100.0 * weights[kpi_of] * within,
             weights=weights,
-            bits=2.0 ** np.arange(len(metrics)),
+            bits=np.power(2.0, np.arange(len(metrics), dtype=np.float64)),
             knee=catalogue.model.saturation_knee,
         )
 
@@ -286,7 +286,8 @@ def _variances(
 ) -> None:
     """The variance of the overall score and of each KPI score, for one pattern's rows."""
     assert block.noise is not None
-    assert result.overall_variance is not None and result.kpi_variance is not None
+    assert result.overall_variance is not None
+    assert result.kpi_variance is not None
     observed = conditioning.observed
     missing = conditioning.missing[metric_rows]
     covariance = conditioning.covariance[np.ix_(metric_rows, metric_rows)]
@@ -356,7 +357,8 @@ def _renormalised(block: _Block, layout: Layout) -> RowEstimates:
         with np.errstate(invalid="ignore", divide="ignore"):
             share = layout.within / weight_present[:, layout.kpi_of]
             kpi_part = np.where(observed, slope * share, 0.0)
-            kpi_variance = rows_matmul(kpi_part**2 * block.noise, 1.0 * (layout.membership > 0))
+            members = np.where(layout.membership > 0, 1.0, 0.0)
+            kpi_variance = rows_matmul(kpi_part**2 * block.noise, members)
             overall_part = kpi_part * (100.0 * layout.weights[layout.kpi_of]) / coverage[:, None]
         result.kpi_variance = kpi_variance
         result.overall_variance = np.nansum(overall_part**2 * block.noise, axis=1)

@@ -67,7 +67,7 @@ def fit_priors(seed: int = REFERENCE_SEED, count: int = REFERENCE_COUNT) -> dict
     residuals = residuals[kept]
     offset = residuals.mean(axis=0)
     sd = residuals.std(axis=0, ddof=1)
-    correlation = np.corrcoef(residuals, rowvar=False)
+    correlation: FloatArray = np.asarray(np.corrcoef(residuals, rowvar=False), dtype=np.float64)
     strength: dict[str, float] = {}
     for name in catalogue.shrinkage:
         rates = values[name]
@@ -91,7 +91,10 @@ def fit_priors(seed: int = REFERENCE_SEED, count: int = REFERENCE_COUNT) -> dict
             }
             for j, m in enumerate(scored)
         },
-        "correlation": [[_round(float(value)) for value in row] for row in correlation],
+        "correlation": [
+            [_round(float(correlation[i, j])) for j in range(len(scored))]
+            for i in range(len(scored))
+        ],
         "strength": strength,
     }
 

@@ -234,10 +234,17 @@ def _size_logs(values: Columns, size: int) -> tuple[FloatArray, BoolArray]:
 
 def _revenue_coverage(scored: BoolArray, catalogue: Catalogue) -> FloatArray:
     """The share of tier 1's tiered weight with data."""
-    tiered = np.array([catalogue.kpis[kpi].tiered_weight for kpi in KPI_IDS])
-    revenue = np.array([catalogue.kpis[kpi].tier == 1 for kpi in KPI_IDS])
-    revenue_weights = np.where(revenue, tiered, 0.0) / tiered[revenue].sum()
-    return rows_dot(scored.astype(np.float64), revenue_weights)
+    revenue = np.array(
+        [
+            catalogue.kpis[kpi].tiered_weight if catalogue.kpis[kpi].tier == 1 else 0.0
+            for kpi in KPI_IDS
+        ]
+    )
+    total = 0.0
+    for weight in revenue:  # the order rows_dot adds in, so full coverage is exactly 1
+        if weight != 0.0:
+            total += weight
+    return rows_dot(scored.astype(np.float64), revenue) / total
 
 
 def _band_codes(overall: FloatArray, catalogue: Catalogue) -> npt.NDArray[np.int8]:
@@ -433,10 +440,15 @@ def _add_components(
 ) -> None:
     """Each metric's value, score, position and benchmark; each KPI's benchmark score,
     effective weight and contribution."""
-    assert blocks.metric_scores is not None and blocks.positions is not None
+    assert blocks.metric_scores is not None
+    assert blocks.positions is not None
     assert blocks.observed is not None
+    assert result.size_assumed is not None
     low, high = load_catalogue().model.size_prior
-    size = np.where(result.size_assumed, np.clip(blocks.log10_size, low, high), blocks.log10_size)
+    estimated = np.clip(
+        np.nan_to_num(blocks.log10_size, nan=float(model.joint_mean[-1])), low, high
+    )
+    size = np.where(result.size_assumed, estimated, blocks.log10_size)
     result.log10_size = size
     bench_scores = saturate(model.prior_positions(size), layout.knee)
     scored = blocks.weight_present > 0

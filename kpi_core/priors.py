@@ -99,7 +99,8 @@ def load_priors() -> Priors:
         )
     figures = cast("dict[str, dict[str, Any]]", raw["metric"])
     correlation = tuple(
-        tuple(float(value) for value in row) for row in cast("list[list[float]]", raw["correlation"])
+        tuple(float(value) for value in row)
+        for row in cast("list[list[float]]", raw["correlation"])
     )
     return Priors(
         source=str(raw["source"]),
@@ -112,8 +113,7 @@ def load_priors() -> Priors:
         correlation=correlation,
         offset=tuple(float(figures[name]["offset"]) for name in metrics),
         strength={
-            name: float(value)
-            for name, value in cast("dict[str, float]", raw["strength"]).items()
+            name: float(value) for name, value in cast("dict[str, float]", raw["strength"]).items()
         },
     )
 
@@ -253,10 +253,10 @@ class PriorModel:
         return Conditioning(
             observed=observed,
             missing=missing,
-            weights=weights,
-            covariance=error,
-            sd=sd,
-            precision=precision,
+            weights=np.asarray(weights, dtype=np.float64),
+            covariance=np.asarray(error, dtype=np.float64),
+            sd=np.asarray(sd, dtype=np.float64),
+            precision=np.asarray(precision, dtype=np.float64),
         )
 
 
@@ -275,7 +275,8 @@ def _size_grid(catalogue: Catalogue) -> FloatArray:
                     f"anchors must lie on the {SIZE_GRID_STEP} grid of log10 followers",
                     anchor,
                 )
-    return start + SIZE_GRID_STEP * np.arange(round((stop - start) / SIZE_GRID_STEP) + 1)
+    steps = round((stop - start) / SIZE_GRID_STEP) + 1
+    return start + SIZE_GRID_STEP * np.arange(steps, dtype=np.float64)
 
 
 def _reporting_spread(scored: list[Metric], catalogue: Catalogue) -> FloatArray:
@@ -288,9 +289,23 @@ def _reporting_spread(scored: list[Metric], catalogue: Catalogue) -> FloatArray:
         if metric.scale == "log":
             spread.append(settings.reporting_spread_log / span)
         else:
-            typical = float(np.interp(5.0, *zip(*metric.benchmark, strict=True)))
+            xs = [x for x, _ in metric.benchmark]
+            ys = [y for _, y in metric.benchmark]
+            typical = float(np.interp(5.0, xs, ys))
             spread.append(settings.reporting_spread_linear * abs(typical) / span)
-    return np.array(spread)
+    return np.array(spread, dtype=np.float64)
+
+
+def _simpson(low: float, high: float) -> tuple[FloatArray, FloatArray]:
+    """Sizes and weights of composite Simpson's rule for the uniform size prior on [low, high],
+    one panel per grid step: exact for the moments used, since positions are linear and their
+    products quadratic between grid points."""
+    panels = round((high - low) / SIZE_GRID_STEP)
+    sizes: FloatArray = low + (SIZE_GRID_STEP / 2.0) * np.arange(2 * panels + 1, dtype=np.float64)
+    weights = np.zeros(len(sizes))
+    for panel in range(panels):
+        weights[2 * panel : 2 * panel + 3] += np.array([1.0, 4.0, 1.0]) / (6.0 * panels)
+    return sizes, weights
 
 
 @cache
@@ -305,18 +320,14 @@ def prior_model() -> PriorModel:
     grid = _size_grid(catalogue)
     grid_positions = np.column_stack([position_of_benchmarks(m, grid) for m in scored])
     low, high = catalogue.model.size_prior
-    # the size prior is uniform on its range: trapezoid weights on the grid points inside it
-    inside = (grid >= low - 1e-9) & (grid <= high + 1e-9)
-    weights = np.where(inside, 1.0, 0.0)
-    ends = np.flatnonzero(inside)[[0, -1]]
-    weights[ends] = 0.5
-    weights /= weights.sum()
-    mean_positions = weights @ grid_positions
-    mean_size = float(weights @ grid)
-    centred = grid_positions - mean_positions
+    sizes, weights = _simpson(low, high)
+    at_sizes = np.column_stack([position_of_benchmarks(m, sizes) for m in scored])
+    mean_positions = weights @ at_sizes
+    mean_size = float(weights @ sizes)
+    centred = at_sizes - mean_positions
     size_cov = (centred * weights[:, None]).T @ centred
     size_var = (high - low) ** 2 / 12.0
-    cross = (centred * weights[:, None]).T @ (grid - mean_size)
+    cross = (centred * weights[:, None]).T @ (sizes - mean_size)
     count = len(scored)
     joint = np.empty((count + 1, count + 1))
     joint[:count, :count] = residual + size_cov

@@ -167,7 +167,7 @@ class ScoreAnswer(_Compact):
     missing: Missing
     kpis: list[KpiAnswer]
     warnings: list[WarningAnswer]
+    currency: str = Field(description="The currency every money figure is in.")
     weighting: str | SkipJsonSchema[None] = None
-    currency: str | SkipJsonSchema[None] = None
     tiers: list[TierSubtotal] | SkipJsonSchema[None] = None
     model_version: str

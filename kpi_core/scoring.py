@@ -343,7 +343,8 @@ def _optional(value: float) -> float | None:
 
 def _component(out: KernelOutput, name: str, numeric: Mapping[str, float]) -> MetricComponent:
     metric = load_catalogue().metrics[name]
-    assert metric.direction is not None and metric.scale is not None
+    assert metric.direction is not None
+    assert metric.scale is not None
     value = float(out.values[name][0]) if name in out.values else math.nan
     observed = bool(out.observed[name][0])
     shrunk = out.rates.variance.get(name)
@@ -372,9 +373,11 @@ def _component(out: KernelOutput, name: str, numeric: Mapping[str, float]) -> Me
 def _kpi_results(
     out: KernelOutput, numeric: Mapping[str, float], scheme: Weighting, catalogue: Catalogue
 ) -> list[KpiResult]:
-    assert out.effective_weights is not None and out.contributions is not None
+    assert out.effective_weights is not None
+    assert out.contributions is not None
     assert out.benchmark_scores is not None
-    assert out.kpi_low is not None and out.kpi_high is not None
+    assert out.kpi_low is not None
+    assert out.kpi_high is not None
     kpis: list[KpiResult] = []
     for k, kpi_id in enumerate(KPI_IDS):
         kpi: Kpi = catalogue.kpis[kpi_id]
@@ -406,7 +409,8 @@ def _single_result(
     scheme: Weighting,
     catalogue: Catalogue,
 ) -> ScoreResult:
-    assert out.overall_low is not None and out.overall_high is not None
+    assert out.overall_low is not None
+    assert out.overall_high is not None
     kpis = _kpi_results(out, numeric, scheme, catalogue)
     tiers = [
         TierSubtotal(
@@ -569,7 +573,7 @@ def compact_answer(result: ScoreResult, detail: DetailLevel = "summary") -> Scor
             for w in result.warnings
         ],
         weighting=result.weighting if full else None,
-        currency=result.currency if full else None,
+        currency=result.currency,
         tiers=result.tiers if full else None,
         model_version=result.model_version,
     )
@@ -635,7 +639,9 @@ def score_frame(
     return pd.DataFrame(data, index=frame.index, copy=False)
 
 
-def _blank_unscored(out: KernelOutput, rejected: np.ndarray[tuple[int], np.dtype[np.bool_]]) -> None:
+def _blank_unscored(
+    out: KernelOutput, rejected: np.ndarray[tuple[int], np.dtype[np.bool_]]
+) -> None:
     """Rejected rows get no score (NaN) and no band (the kernel already blanks rows without
     data)."""
     unscored = rejected

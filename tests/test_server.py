@@ -137,7 +137,9 @@ async def test_an_object_sent_as_a_json_string_is_accepted() -> None:
         result = await client.call_tool(
             "score_creator", {"metrics": json.dumps(SOURCE_PAYLOAD), "weighting": "equal"}
         )
-    assert result.structured_content == score_answer(SOURCE_PAYLOAD, "equal").model_dump(mode="json")
+    assert result.structured_content == score_answer(SOURCE_PAYLOAD, "equal").model_dump(
+        mode="json"
+    )
 
 
 async def test_creator_strings_are_inert_in_the_summary() -> None:
