@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kpi_core.catalogue import load_catalogue
 from kpi_core.diagnose import Assessment, assess, display_text, metric_sentence
 from kpi_core.errors import InvalidValueError
+from kpi_core.experiments.args import AbTestArgs, Unit
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
@@ -74,10 +75,6 @@ MIN_UPLIFT = 1e-9
 MAX_SCOPE_CHARS = 80
 
 _RESULT_CONFIG = ConfigDict(frozen=True)
-
-MetricKind = Literal["proportion", "mean"]
-MdeType = Literal["relative", "absolute"]
-Unit = Literal["viewer", "creator", "time_block"]
 
 
 class InterventionEvidence(BaseModel):
@@ -128,30 +125,6 @@ class LiftEvidence(BaseModel):
     experiments: int = Field(description="Recorded experiments behind the range (0: catalogue).")
     scope: str | None
     text: str
-
-
-class AbTestArgs(BaseModel):
-    """Exactly the keyword arguments of ``design_ab_test``, plus what is still missing."""
-
-    model_config = _RESULT_CONFIG
-
-    metric_kind: MetricKind
-    baseline: float | None
-    baseline_sd: float | None
-    mde: float | None
-    mde_type: MdeType
-    alpha: float
-    power: float
-    sides: Literal[1, 2]
-    arms: int
-    allocation: list[float]
-    unit: Unit
-    daily_units: float | None
-    available_units: int | None
-    block_days: int | None
-    cuped_correlation: float | None
-    method: Literal["pooled", "cohens_h", "evan_miller", "relative_lift"]
-    missing: list[str] = Field(description="Arguments the caller must still supply.")
 
 
 class ExperimentInfo(BaseModel):

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from kpi_core.abtest import analyze_ab_test, design_ab_test
+from kpi_core.experiments.analysis import analyze_ab_test
+from kpi_core.experiments.design import design_ab_test
 from server import build_server
 
 pytestmark = pytest.mark.anyio

@@ -18,17 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_core.abtest import (
-    AbTestAnalysis,
-    AbTestDesign,
-    Method,
-    ProportionArm,
-    _safe_ceil,
-    adjust_p_values,
-    analyze_ab_test,
-    design_ab_test,
-)
 from kpi_core.errors import ExperimentError
+from kpi_core.experiments.analysis import AbTestAnalysis, adjust_p_values, analyze_ab_test
+from kpi_core.experiments.args import Method, ProportionArm
+from kpi_core.experiments.design import AbTestDesign, design_ab_test, safe_ceil
 
 FAST = settings(max_examples=100, derandomize=True, deadline=None, database=None)
 METHODS: tuple[Method, ...] = ("pooled", "cohens_h", "evan_miller", "relative_lift")
@@ -175,10 +168,10 @@ def test_a_ceiling_ignores_floating_point_dust_so_14400_stays_14400() -> None:
     p = 0.1, delta = 0.01); a plain math.ceil would ask for 14401 units."""
     figure = 16 * 0.1 * 0.9 / 0.01**2
     assert math.ceil(figure) == 14401  # the trap is real
-    assert _safe_ceil(figure) == 14400
-    assert _safe_ceil(14400.5) == 14401
-    assert _safe_ceil(14400.0001) == 14401
-    assert _safe_ceil(7.0) == 7
+    assert safe_ceil(figure) == 14400
+    assert safe_ceil(14400.5) == 14401
+    assert safe_ceil(14400.0001) == 14401
+    assert safe_ceil(7.0) == 7
 
 
 def test_unequal_allocation_weights_the_variance_as_statsmodels_ratio_does() -> None:
@@ -431,7 +424,7 @@ def test_the_same_arguments_give_the_same_bytes() -> None:
 
 def test_importing_the_module_loads_neither_scipy_nor_statsmodels() -> None:
     code = (
-        "import sys, kpi_core.abtest as m; "
+        "import sys, kpi_core.experiments.design as m; "
         "m.design_ab_test('proportion', 0.02, mde=0.2, daily_units=900); "
         "print(sorted(k for k in ('scipy', 'statsmodels') if k in sys.modules))"
     )

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from kpi_core.experiments.store import ExperimentStore
 from kpi_core.recommend import recommend
-from kpi_core.store import ExperimentStore
 from server import build_server
 from tests.cases import REALISTIC
 from tools._config import ServerConfig

@@ -34,22 +34,15 @@ LONG_FUNCTIONS: dict[str, str] = {}
 
 #: Violations present when the rules were written; each entry goes when its fix lands.
 KNOWN: set[str] = {
-    "adapter: tools.recommend imports tools.experiments",
-    "adapter: tools.scorecard imports tools.experiments",
     "cycle: server <-> tools.http",
-    "size: kpi_core.abtest has 1372 lines",
     "size: kpi_core.cohort has 943 lines",
     "size: kpi_core.compare has 1648 lines",
     "size: kpi_core.ingest has 1389 lines",
-    "size: kpi_core.store has 1001 lines",
     "upward: tools.http imports server",
 }
 
 #: Functions past MAX_FUNCTION_LINES when the rule was written, to be split (not excused).
 KNOWN_LONG: set[str] = {
-    "kpi_core.abtest:_validate_design",
-    "kpi_core.abtest:analyze_ab_test",
-    "kpi_core.abtest:design_ab_test",
     "kpi_core.cohort:_result",
     "kpi_core.cohort:_score_frame_rows",
     "kpi_core.compare:compare_cohort",
@@ -66,8 +59,6 @@ KNOWN_LONG: set[str] = {
     "kpi_core.metrics:parse_metrics",
     "kpi_core.recommend:recommend",
     "kpi_core.scoring:score_frame",
-    "kpi_core.store:ExperimentStore.record_outcome",
-    "tools.ab_test:build_design",
     "tools.compare_weighting:build",
 }
 
@@ -274,18 +265,12 @@ def test_each_literal_type_is_written_once() -> None:
 
 #: Literal value sets written more than once when the rule was written (to be emptied).
 KNOWN_LITERALS: set[str] = {
-    "1, 2",
-    "absolute, relative",
     "balanced, build_audience, grow_gmv, improve_conversion",
-    "bonferroni, holm, none",
-    "cohens_h, evan_miller, pooled, relative_lift",
-    "creator, time_block, viewer",
     "csv, parquet",
     "dask, stream",
     "high, low, medium",
     "higher, lower",
     "linear, log",
-    "mean, proportion",
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from kpi_core import KpiError, ScoreResult, load_catalogue, score
 from kpi_core.errors import ConfigurationError
+from kpi_core.experiments.design import design_ab_test
 from kpi_core.interventions import (
     Intervention,
     LiftRange,
@@ -443,7 +444,6 @@ def test_cart_abandonment_is_tested_on_the_conversion_it_moves() -> None:
 
 
 def test_ab_test_arguments_plan_a_test_once_the_missing_ones_are_supplied() -> None:
-    abtest = pytest.importorskip("kpi_core.abtest")
     supplied = {"daily_units": 5_000.0, "available_units": 400, "block_days": 7}
     for item in _all_recommendations():
         args = item.ab_test.model_dump()
@@ -454,7 +454,7 @@ def test_ab_test_arguments_plan_a_test_once_the_missing_ones_are_supplied() -> N
             args[name] = (
                 abs(args["baseline"]) * 0.5 + 0.01 if name == "baseline_sd" else supplied[name]
             )
-        plan = abtest.design_ab_test(
+        plan = design_ab_test(
             **args,
             primary_metric=item.experiment.primary_metric,
             guardrails=item.experiment.guardrails,

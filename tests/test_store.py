@@ -17,27 +17,28 @@ from typing import Any
 
 import pytest
 
-from kpi_core import store as store_module
-from kpi_core.abtest import analyze_ab_test, design_ab_test
 from kpi_core.errors import InvalidValueError, KpiError
-from kpi_core.evidence import (
+from kpi_core.experiments import store as store_module
+from kpi_core.experiments.analysis import analyze_ab_test
+from kpi_core.experiments.args import LiftRange
+from kpi_core.experiments.design import design_ab_test
+from kpi_core.experiments.evidence import (
     PRIOR_Z,
     ArmSummary,
     LiftRecord,
     blend,
     blend_evidence,
-    evidence_for,
     read_lift,
 )
-from kpi_core.interventions import LiftRange, load_interventions
-from kpi_core.recommend import InterventionEvidence
-from kpi_core.store import (
+from kpi_core.experiments.plans import RegisteredPlan
+from kpi_core.experiments.store import (
     SCHEMA_VERSION,
     ExperimentStore,
-    RegisteredPlan,
     StoreError,
     default_path,
 )
+from kpi_core.interventions import load_interventions
+from kpi_core.recommend import InterventionEvidence
 
 PIN = "sc_pin_product_link"
 #: A viewer-level conversion test: 2.0% -> 2.4% needs 21109 viewers per arm (test_abtest.py).
@@ -82,7 +83,7 @@ def test_the_blend_is_the_inverse_variance_mean_of_prior_and_lifts() -> None:
     assert result.blended_low == pytest.approx(0.0809684, abs=1e-7)
     assert result.blended_high == pytest.approx(0.1504492, abs=1e-7)
     assert (result.count, result.scope, result.recorded_mean) == (1, "same category: gadgets", 0.12)
-    assert result.as_intervention_evidence() == InterventionEvidence(
+    assert InterventionEvidence.model_validate(result.figures()) == InterventionEvidence(
         count=1,
         blended_low=result.blended_low,
         blended_mid=result.blended_mid,
@@ -122,7 +123,7 @@ def test_same_category_evidence_is_used_when_it_exists_else_all_creators() -> No
     anyone = blend_evidence(records)
     assert anyone[PIN].scope == "all creators"
     assert anyone[PIN].count == 2
-    assert set(evidence_for(records, category="fitness")) == {PIN, "sc_limited_code"}
+    assert set(blend_evidence(records, category="fitness")) == {PIN, "sc_limited_code"}
 
 
 def test_evidence_for_interventions_no_longer_in_the_catalogue_is_skipped() -> None:
@@ -225,7 +226,7 @@ def test_a_plan_id_is_a_hash_of_the_plan_and_stable_across_processes(store: Any)
     again = store.register_experiment(
         VIEWER_PLAN.model_dump(mode="json"), PIN, creator_id="techtalk_dan", category="gadgets "
     )
-    assert first.plan_id == "exp-a8e1d39e74a8d4ae"
+    assert first.plan_id == "exp-95b9cd6cd98d4553"
     assert (first.created, again.created) == (True, False)
     assert again.plan_id == first.plan_id
     assert again.experiment == first.experiment
@@ -251,6 +252,7 @@ def test_the_registered_plan_keeps_what_the_outcome_needs(store: Any) -> None:
         measured_as="product_ctr",
         metric_kind="proportion",
         unit="viewer",
+        method="pooled",
         baseline=0.02,
         baseline_sd=None,
         mde=0.2,
@@ -258,6 +260,7 @@ def test_the_registered_plan_keeps_what_the_outcome_needs(store: Any) -> None:
         alpha=0.05,
         power=0.8,
         sides=2,
+        arms=2,
         arm_names=VIEWER_PLAN.arm_names,
         allocation=[0.5, 0.5],
         n_per_arm=[N, N],
@@ -350,7 +353,7 @@ def test_an_outcome_is_analysed_with_the_plans_allocation_and_sample(store: Any)
     assert result.evidence is not None
     assert result.evidence.count == 1
     assert result.evidence.scope == "same category: gadgets"
-    assert store.evidence("gadgets") == {PIN: result.evidence.as_intervention_evidence()}
+    assert store.evidence("gadgets") == {PIN: result.evidence.figures()}
 
 
 def test_the_same_outcome_recorded_twice_is_stored_once(store: Any) -> None:
@@ -359,7 +362,12 @@ def test_the_same_outcome_recorded_twice_is_stored_once(store: Any) -> None:
     before = store.evidence()
     again = store.record_outcome(plan_id, [{**arm, "units": float(N)} for arm in arms()])
     assert not again.created
-    assert again.model_dump(exclude={"created"}) == first.model_dump(exclude={"created"})
+    assert again.model_dump(exclude={"created", "summary"}) == first.model_dump(
+        exclude={"created", "summary"}
+    )
+    assert again.summary.splitlines()[3] == (
+        f"This outcome was already recorded for plan {plan_id}; nothing changed."
+    )
     assert store.evidence() == before
     with closing(sqlite3.connect(store.path)) as raw:
         assert raw.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)

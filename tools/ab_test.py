@@ -1,17 +1,25 @@
-"""`design_ab_test` and `analyze_ab_test`: plan an experiment, then read its outcome."""
+"""`design_ab_test` and `analyze_ab_test`: plan an experiment, then read its outcome.
 
-from typing import Annotated, Literal
+Each tool's arguments are the fields of one kpi_core model (:class:`DesignRequest`,
+:class:`AnalysisArgs`): the signature below is built from the model, so its bounds and enums
+are the input schema a client sees, while every value is checked by kpi_core in our words.
+"""
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
+from pydantic import BaseModel, Field, SkipValidation
 
-from kpi_core.abtest import AbTestAnalysis, AbTestDesign, MeanArm, ProportionArm
-from kpi_core.abtest import analyze_ab_test as analyze
-from kpi_core.abtest import design_ab_test as design
-from prompts import render
+from kpi_core.experiments.analysis import AbTestAnalysis, analyze_ab_test
+from kpi_core.experiments.args import AnalysisArgs, DesignRequest
+from kpi_core.experiments.design import AbTestDesign, plan_experiment
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+
+__all__ = ["build_analyze", "build_design"]
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
@@ -40,97 +48,49 @@ The sample ratio mismatch (SRM) check compares the units per arm with planned_al
 Give planned_n_per_arm to be warned when the test is read before it reached its sample size."""
 
 
-def design_summary(result: AbTestDesign) -> str:
-    return render("abtest_design_summary.txt.j2", design=result)
+def arguments_of(model: type[BaseModel], returns: object) -> inspect.Signature:
+    """A keyword-only signature with one parameter per field of ``model``.
+
+    Each parameter keeps the field's type, bounds and description (so the SDK's input schema
+    shows them) and skips pydantic's validation, so kpi_core checks every value in our words.
+    """
+    parameters: list[inspect.Parameter] = []
+    for name, field in model.model_fields.items():
+        metadata = (Field(description=field.description), *field.metadata, SkipValidation)
+        annotation: Any = Annotated[(field.annotation, *metadata)]  # pyright: ignore[reportInvalidTypeArguments]
+        default = (
+            inspect.Parameter.empty
+            if field.is_required()
+            else field.get_default(call_default_factory=True)
+        )
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    return inspect.Signature(parameters, return_annotation=returns)
 
 
-def analysis_summary(result: AbTestAnalysis) -> str:
-    return render("abtest_analysis_summary.txt.j2", analysis=result)
+Handler = Callable[..., Coroutine[Any, Any, CallToolResult]]
+
+
+def _with_arguments_of(model: type[BaseModel], handler: Handler) -> Handler:
+    """``handler`` (which takes ``**arguments``) with the signature of ``model``'s fields."""
+    returns = inspect.signature(handler, eval_str=True).return_annotation
+    vars(handler)["__signature__"] = arguments_of(model, returns)
+    return handler
 
 
 def build_design(config: ServerConfig) -> Tool:
-
-    async def design_ab_test(
-        metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
-        baseline: Annotated[
-            float, SkipValidation, Field(description="Control rate (0-1) or mean.")
-        ],
-        mde: Annotated[float, SkipValidation, Field(description="Smallest lift to detect.")],
-        baseline_sd: Annotated[
-            float | None,
-            SkipValidation,
-            Field(description="Standard deviation (means; creator and time_block units)."),
-        ] = None,
-        mde_type: Annotated[Literal["relative", "absolute"], SkipValidation] = "relative",
-        alpha: Annotated[float, SkipValidation] = 0.05,
-        power: Annotated[float, SkipValidation] = 0.8,
-        sides: Annotated[Literal[1, 2], SkipValidation] = 2,
-        arms: Annotated[int, SkipValidation, Field(description="Arms including control.")] = 2,
-        allocation: Annotated[
-            list[float] | None,
-            SkipValidation,
-            Field(description="Share of units per arm, summing to 1; equal by default."),
-        ] = None,
-        unit: Annotated[Literal["viewer", "creator", "time_block"], SkipValidation] = "viewer",
-        daily_units: Annotated[
-            float | None, SkipValidation, Field(description="Units per day across all arms.")
-        ] = None,
-        available_units: Annotated[
-            int | None, SkipValidation, Field(description="Units available in total.")
-        ] = None,
-        block_days: Annotated[
-            int | None, SkipValidation, Field(description="Days per block (time_block).")
-        ] = None,
-        cuped_correlation: Annotated[
-            float | None,
-            SkipValidation,
-            Field(description="Correlation of the metric with its pre-period value (0-1)."),
-        ] = None,
-        method: Annotated[
-            Literal["pooled", "cohens_h", "evan_miller", "relative_lift"], SkipValidation
-        ] = "pooled",
-        primary_metric: Annotated[str | None, Field(max_length=64)] = None,
-        guardrails: Annotated[list[str] | None, Field(max_length=10)] = None,
-        observation_days: Annotated[
-            int | None,
-            SkipValidation,
-            Field(description="Days over which each creator's mean is taken (creator unit)."),
-        ] = None,
-        missing: Annotated[
-            list[str] | None,
-            Field(description="Ignored: lets a recommend() ab_test object be passed as it is."),
-        ] = None,
-    ) -> Annotated[CallToolResult, AbTestDesign]:
-        del missing
-
+    async def design_ab_test(**arguments: Any) -> Annotated[CallToolResult, AbTestDesign]:
         def body(_: CallControl) -> CallToolResult:
-            result = design(
-                metric_kind,
-                baseline,
-                baseline_sd=baseline_sd,
-                mde=mde,
-                mde_type=mde_type,
-                alpha=alpha,
-                power=power,
-                sides=sides,
-                arms=arms,
-                allocation=allocation,
-                unit=unit,
-                daily_units=daily_units,
-                available_units=available_units,
-                block_days=block_days,
-                cuped_correlation=cuped_correlation,
-                method=method,
-                primary_metric=primary_metric,
-                guardrails=guardrails or (),
-                observation_days=observation_days,
-            )
-            return ok_result(design_summary(result), result)
+            result = plan_experiment(DesignRequest.model_construct(**arguments))
+            return ok_result(result.summary, result)
 
         return await run_tool("design_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
-        design_ab_test,
+        _with_arguments_of(DesignRequest, design_ab_test),
         name="design_ab_test",
         title="Plan an A/B test",
         description=DESIGN_DESCRIPTION,
@@ -140,38 +100,15 @@ def build_design(config: ServerConfig) -> Tool:
 
 
 def build_analyze(config: ServerConfig) -> Tool:
-
-    async def analyze_ab_test(
-        metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
-        arms: Annotated[
-            list[ProportionArm | MeanArm],
-            SkipValidation,
-            Field(description="Arms with their results, control first."),
-        ],
-        correction: Annotated[Literal["holm", "bonferroni", "none"], SkipValidation] = "holm",
-        planned_allocation: Annotated[list[float] | None, SkipValidation] = None,
-        planned_n_per_arm: Annotated[
-            int | list[int] | None,
-            SkipValidation,
-            Field(description="The design's n_per_arm: one count for every arm, or one per arm."),
-        ] = None,
-        alpha: Annotated[float, SkipValidation] = 0.05,
-    ) -> Annotated[CallToolResult, AbTestAnalysis]:
+    async def analyze(**arguments: Any) -> Annotated[CallToolResult, AbTestAnalysis]:
         def body(_: CallControl) -> CallToolResult:
-            result = analyze(
-                metric_kind,
-                arms,
-                correction=correction,
-                planned_allocation=planned_allocation,
-                planned_n_per_arm=planned_n_per_arm,
-                alpha=alpha,
-            )
-            return ok_result(analysis_summary(result), result)
+            result = analyze_ab_test(**arguments)
+            return ok_result(result.summary, result)
 
         return await run_tool("analyze_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
-        analyze_ab_test,
+        _with_arguments_of(AnalysisArgs, analyze),
         name="analyze_ab_test",
         title="Read an A/B test",
         description=ANALYZE_DESCRIPTION,

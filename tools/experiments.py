@@ -1,40 +1,30 @@
 """`register_experiment`, `record_outcome`, `list_experiments`: the feedback loop's tools.
 
-They translate between MCP and :class:`kpi_core.store.ExperimentStore` (at
-``ServerConfig.store_path``, env ``CREATOR_KPI_DB``). :func:`recommend_evidence` is what the
-``recommend`` tool uses to read the store: a failing store gives no evidence and a warning
-sentence, never a failed ``recommend``.
+They translate between MCP and :class:`kpi_core.experiments.store.ExperimentStore` (at
+``ServerConfig.store_path``, env ``CREATOR_KPI_DB``, opened by ``tools._store``).
 """
 
-import logging
-from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.abtest import MeanArm, ProportionArm
-from kpi_core.interventions import load_interventions
-from kpi_core.recommend import InterventionEvidence
-from kpi_core.store import (
+from kpi_core.experiments.args import Correction, MeanArm, ProportionArm
+from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     ExperimentPage,
     ExperimentPlan,
-    ExperimentStore,
     RecordedOutcome,
     Registration,
     Status,
-    StoreError,
 )
-from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+from tools._store import open_store
 
-__all__ = ["build_list", "build_record", "build_register", "open_store", "recommend_evidence"]
-
-logger = logging.getLogger("creator_kpi.tools")
+__all__ = ["build_list", "build_record", "build_register"]
 
 WRITES = ToolAnnotations(
     read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
@@ -69,56 +59,6 @@ Filters (all optional, combined): `intervention_id`, `status` ("registered": awa
 "completed"), `category`, `creator_id`. Returns up to `limit` (1-{MAX_PAGE_SIZE}, default
 {DEFAULT_PAGE_SIZE}) experiments, the `total` that match, and `next_cursor`: pass it as `cursor`
 for the next page."""
-
-
-def open_store(config: ServerConfig) -> ExperimentStore:
-    """The store a server with this configuration uses (no I/O until its first operation)."""
-    return ExperimentStore(config.store_path)
-
-
-def recommend_evidence(
-    store: ExperimentStore, metrics: Mapping[str, object]
-) -> tuple[Mapping[str, InterventionEvidence] | None, str | None]:
-    """Evidence for ``recommend`` for the creator's category, or None and a warning sentence.
-
-    A store that cannot be read (unreadable, locked, newer schema) must not stop ``recommend``:
-    the catalogue's ranges are used and the warning says why.
-    """
-    category = metrics.get("category")
-    try:
-        return store.evidence(category if isinstance(category, str) else None), None
-    except StoreError as error:
-        logger.warning("recommend ran without recorded evidence: %s", error.rule)
-        return None, render("experiments_store_warning.txt.j2", problem=str(error))
-
-
-def _target(intervention_id: str) -> str | None:
-    item = load_interventions().get(intervention_id)
-    return None if item is None else item.metric
-
-
-def registration_summary(result: Registration) -> str:
-    return render("experiments_registered.txt.j2", result=result, plan=result.experiment.plan)
-
-
-def outcome_summary(result: RecordedOutcome) -> str:
-    plan = result.experiment.plan
-    return render(
-        "experiments_outcome.txt.j2",
-        result=result,
-        plan=plan,
-        outcome=result.experiment.outcome,
-        target=_target(plan.intervention_id),
-    )
-
-
-def page_summary(page: ExperimentPage, filters: Mapping[str, object]) -> str:
-    return render(
-        "experiments_list.txt.j2",
-        page=page,
-        filters={name: value for name, value in filters.items() if value is not None},
-        targets={e.plan.intervention_id: _target(e.plan.intervention_id) for e in page.experiments},
-    )
 
 
 def build_register(config: ServerConfig) -> Tool:
@@ -164,7 +104,7 @@ def build_register(config: ServerConfig) -> Tool:
                 plan_id=plan_id,
                 measured_as=measured_as,
             )
-            return ok_result(registration_summary(result), result)
+            return ok_result(result.summary, result)
 
         return await run_tool("register_experiment", body, time_limit=config.time_limit)
 
@@ -188,11 +128,11 @@ def build_record(config: ServerConfig) -> Tool:
             SkipValidation,
             Field(description="The arms' results, control first."),
         ],
-        correction: Annotated[Literal["holm", "bonferroni", "none"], SkipValidation] = "holm",
+        correction: Annotated[Correction, SkipValidation] = "holm",
     ) -> Annotated[CallToolResult, RecordedOutcome]:
         def body(_: CallControl) -> CallToolResult:
             result = store.record_outcome(plan_id, arms, correction=correction)
-            return ok_result(outcome_summary(result), result)
+            return ok_result(result.summary, result)
 
         return await run_tool("record_outcome", body, time_limit=config.time_limit)
 
@@ -230,13 +170,7 @@ def build_list(config: ServerConfig) -> Tool:
                 limit=limit,
                 cursor=cursor,
             )
-            filters = {
-                "intervention_id": intervention_id,
-                "status": status,
-                "category": category,
-                "creator_id": creator_id,
-            }
-            return ok_result(page_summary(page, filters), page)
+            return ok_result(page.summary, page)
 
         return await run_tool("list_experiments", body, time_limit=config.time_limit)
 

@@ -1,7 +1,7 @@
 """Evidence from recorded experiments: each intervention's measured lifts, blended with its prior.
 
 Pure functions over plain records (the store reads them; :mod:`kpi_core.recommend` consumes the
-result as ``evidence=``). Nothing here does I/O.
+figures as ``evidence=``, so nothing here imports advice). Nothing here does I/O.
 
 **One experiment, one lift.** A recorded outcome becomes one lift of the intervention's target
 metric, in the catalogue's terms (:func:`read_lift`): for ``lift_type = "relative"`` the relative
@@ -47,7 +47,7 @@ creators"). Categories compare after :func:`normalise_category`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
@@ -55,8 +55,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.interventions import Intervention, LiftRange, LiftType, load_interventions
-from kpi_core.recommend import InterventionEvidence
+from kpi_core.experiments.args import LiftRange, LiftType
+from kpi_core.interventions import Intervention, load_interventions
 
 __all__ = [
     "ALL_CREATORS",
@@ -70,7 +70,6 @@ __all__ = [
     "RecordedLift",
     "blend",
     "blend_evidence",
-    "evidence_for",
     "measures_complement",
     "normalise_category",
     "prior_sd",
@@ -244,15 +243,15 @@ class BlendedEvidence(BaseModel):
     blended_high: float
     blended_sd: float
 
-    def as_intervention_evidence(self) -> InterventionEvidence:
-        """The figures ``recommend(evidence=...)`` takes."""
-        return InterventionEvidence(
-            count=self.count,
-            blended_low=self.blended_low,
-            blended_mid=self.blended_mid,
-            blended_high=self.blended_high,
-            scope=self.scope,
-        )
+    def figures(self) -> dict[str, float | int | str]:
+        """The figures ``recommend(evidence=...)`` takes (its ``InterventionEvidence`` fields)."""
+        return {
+            "count": self.count,
+            "blended_low": self.blended_low,
+            "blended_mid": self.blended_mid,
+            "blended_high": self.blended_high,
+            "scope": self.scope,
+        }
 
 
 def prior_sd(lift: LiftRange) -> float:
@@ -333,13 +332,3 @@ def blend_evidence(
         else:
             blended[ident] = _blended(item, ALL_CREATORS, everything)
     return blended
-
-
-def evidence_for(
-    records: Iterable[LiftRecord], *, category: str | None = None
-) -> Mapping[str, InterventionEvidence]:
-    """What ``recommend(evidence=...)`` takes: :func:`blend_evidence` reduced to its figures."""
-    return {
-        ident: item.as_intervention_evidence()
-        for ident, item in blend_evidence(records, category=category).items()
-    }
