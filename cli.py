@@ -258,6 +258,40 @@ def run_batch(
     return 0
 
 
+def _add_outcome_command(commands: Any) -> None:
+    outcome = commands.add_parser(
+        "outcome",
+        help="an operator's review of a recorded experiment outcome: retract it, or confirm one "
+        "flagged as implausible (recorded in the store, never deleted)",
+    )
+    outcome.add_argument("action", choices=("retract", "confirm"))
+    outcome.add_argument("plan_id", help="the plan whose outcome to review")
+    outcome.add_argument("--reason", required=True, help="why (kept with the review)")
+    outcome.add_argument(
+        "--db", default=None, help="the experiment store (default $CREATOR_KPI_DB, else the user's)"
+    )
+
+
+def review_outcome(action: str, plan_id: str, reason: str, db: str | None, out: TextIO) -> int:
+    """``creator-kpi-mcp outcome retract|confirm PLAN_ID --reason ...``: 0 when recorded."""
+    import os
+
+    from kpi_core.errors import KpiError
+    from kpi_core.experiments.store import ExperimentStore
+
+    path = db or os.environ.get("CREATOR_KPI_DB", "").strip() or None
+    try:
+        with ExperimentStore(Path(path).expanduser() if path else None) as store:
+            review = store.review_outcome(
+                plan_id, "retract" if action == "retract" else "confirm", reason
+            )
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp outcome: {error}\n")
+        return 2
+    out.write(f"{review.summary}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="creator-kpi-mcp",
@@ -303,7 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch.add_argument(
         "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
     )
+    _add_outcome_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "outcome":
+        return review_outcome(args.action, args.plan_id, args.reason, args.db, sys.stdout)
     if args.command == "score" and args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
 

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kpi_core.catalogue import load_catalogue
 from kpi_core.diagnose import Assessment, assess, display_text, metric_sentence
 from kpi_core.errors import InvalidValueError
-from kpi_core.experiments.args import AbTestArgs, Unit
+from kpi_core.experiments.args import AbTestArgs, Direction, Unit
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
@@ -134,9 +134,7 @@ class ExperimentInfo(BaseModel):
 
     primary_metric: str
     measured_as: str = Field(description="The metric, or '1 - metric' for a lower-is-better rate.")
-    direction: Literal["increase", "decrease"] = Field(
-        description="The hoped-for change of primary_metric itself."
-    )
+    direction: Direction = Field(description="The hoped-for change of primary_metric itself.")
     guardrails: list[str]
     allowed_units: list[Unit]
 

@@ -10,7 +10,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.experiments.args import Correction, MeanArm, ProportionArm
+from kpi_core.experiments.args import MAX_ARMS, MAX_GUARDRAILS, Arm, Correction, GuardrailArms
 from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -45,13 +45,16 @@ different plan is refused). Call record_outcome with the plan_id once the test h
 
 RECORD_DESCRIPTION = """Record a registered A/B test's outcome; it becomes evidence for recommend.
 
-`arms` lists the results, control first, once every arm has reached its planned sample: for a
-viewer-level proportion plan each {name, conversions, units}; for any other plan (a mean, or
-creator or time_block units) each {name, mean, sd, n}, the per-unit mean of the primary metric,
-its standard deviation between units, and the number of units. The outcome is analysed like
-analyze_ab_test (the plan's allocation for the sample-ratio check) and its lift, with its
-standard error, is blended with the intervention's catalogue range. Recording the same outcome
-again changes nothing; a different outcome for the same plan is refused."""
+`arms` lists the results, control first, once every arm has reached its planned sample (a
+sequential plan: once it has decided): for a viewer-level proportion plan each {name,
+conversions, units}; for a ratio plan each {name, n, numerator_sum, numerator_sum_squares,
+denominator_sum, denominator_sum_squares, sum_of_products}; for any other plan each {name, mean,
+sd, n} or {name, n, sum, sum_squares} of the per-unit primary metric, with pre_sum,
+pre_sum_squares and sum_of_products when the plan uses CUPED. `guardrails` gives each planned
+guardrail's arms the same way ({metric, arms}). The outcome is analysed as the plan says (sides,
+method, correction, CUPED, sequential, guardrail margins) and its lift is blended with the
+intervention's catalogue range (an implausible lift waits for an operator's confirmation).
+Recording the same outcome again changes nothing; a different outcome for the plan is refused."""
 
 LIST_DESCRIPTION = f"""List registered experiments, newest first, with their status and outcome.
 
@@ -124,14 +127,30 @@ def build_record(config: ServerConfig) -> Tool:
     async def record_outcome(
         plan_id: Annotated[str, SkipValidation, Field(description="From register_experiment.")],
         arms: Annotated[
-            list[ProportionArm | MeanArm],
+            list[Arm],
+            Field(
+                min_length=2, max_length=MAX_ARMS, description="The arms' results, control first."
+            ),
             SkipValidation,
-            Field(description="The arms' results, control first."),
         ],
-        correction: Annotated[Correction, SkipValidation] = "holm",
+        guardrails: Annotated[
+            list[GuardrailArms] | None,
+            Field(
+                max_length=MAX_GUARDRAILS,
+                description="The plan's guardrails: each {metric, arms} in the same arm order.",
+            ),
+            SkipValidation,
+        ] = None,
+        correction: Annotated[
+            Correction | None,
+            Field(description="The plan's correction (the default); another one is refused."),
+            SkipValidation,
+        ] = None,
     ) -> Annotated[CallToolResult, RecordedOutcome]:
         def body(_: CallControl) -> CallToolResult:
-            result = store.record_outcome(plan_id, arms, correction=correction)
+            result = store.record_outcome(
+                plan_id, arms, guardrails=guardrails, correction=correction
+            )
             return ok_result(result.summary, result)
 
         return await run_tool("record_outcome", body, time_limit=config.time_limit)

@@ -1,7 +1,31 @@
 """Read an A/B test: :func:`analyze_ab_test`.
 
-Pure: per-arm counts or summary statistics in, a pydantic result out, every sentence rendered
-from a ``prompts/templates/abtest_*.txt.j2`` template.
+Pure: per-arm counts, moments or sums in, a pydantic result out, every sentence rendered from a
+``prompts/templates/abtest_*.txt.j2`` template. The arms become statistics
+(:mod:`~kpi_core.experiments.arms`), each treatment arm is compared with the control by one test
+type (:mod:`~kpi_core.experiments.inference`), chosen once from the settings:
+
+==========================  ===================================================================
+sequential                  always-valid confidence sequence (absolute, or log ratio)
+proportion, relative_lift   Wald z-test of the log ratio of the rates
+proportion, small counts    Fisher's exact test (an expected cell count below 10)
+proportion                  pooled z-test, with the score interval that inverts it
+mean, CUPED                 ANCOVA t-test (pooled within-arm slope), df ``N - k - 1``
+mean, ratio                 Welch t-test (ratio: delta-method variances), or of the log ratio
+==========================  ===================================================================
+
+**Intervals agree with the decision.** The interval on the deciding scale inverts the deciding
+test at the comparison's level, so it excludes 0 exactly when the comparison is significant.
+The levels follow the correction: ``1 - alpha`` without one, ``1 - alpha / m`` with Bonferroni,
+and with Holm each arm's level is that of its step (``1 - alpha / (m - k + 1)`` for the arm
+rejected at step ``k``; ``1 - alpha / (m - r)`` for the arms not rejected after ``r``
+rejections), which agrees with Holm's decisions but is not simultaneous. A sequential analysis
+with several arms uses Bonferroni (its p-value depends on its level). The interval on the other
+scale (relative for an absolute decision, and the reverse) is for reading; for Fisher's test both
+come from the odds ratio's exact interval at the control's rate.
+
+**One-sided** (``sides=1``): only an improvement in ``improvement``'s direction counts; intervals
+are open on the other side.
 """
 
 from __future__ import annotations
@@ -9,53 +33,90 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, cast
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kpi_core.errors import ExperimentError, field_name
+from kpi_core.errors import ExperimentError
 from kpi_core.experiments.args import (
     CORRECTIONS,
-    MAX_ARMS,
+    METHODS,
     METRIC_KINDS,
-    MIN_UNITS_PER_ARM,
     SRM_ALARM_P,
+    UNITS,
+    Arm,
     Correction,
-    MeanArm,
+    Direction,
+    Method,
     MetricKind,
-    ProportionArm,
+    Sides,
+    Unit,
 )
+from kpi_core.experiments.arms import ArmForm, ParsedArms, parse_arms
 from kpi_core.experiments.checks import (
     check_allocation,
     check_choice,
     check_integer,
     check_items,
     check_number,
+    check_sides,
     check_significance,
-    check_text,
+)
+from kpi_core.experiments.guardrails import GuardrailResult, check_guardrails
+from kpi_core.experiments.inference import (
+    DEFAULT_SEQUENTIAL_TUNING,
+    Bounds,
+    FisherTest,
+    ScoreTest,
+    SequentialTest,
+    TestScale,
+    WaldTest,
 )
 from kpi_core.experiments.statistics import (
+    ProportionStatistic,
+    Scale,
+    Statistic,
     chi2_sf,
-    t_quantile,
-    t_two_sided_p,
-    two_sided_normal_p,
-    z_quantile,
+    effect,
 )
 from prompts import render
 
 __all__ = [
     "AbTestAnalysis",
+    "ArmResult",
     "Comparison",
+    "TestName",
     "Verdict",
     "adjust_p_values",
     "analyze_ab_test",
+    "holm_levels",
 ]
 
-Verdict = Literal["sample_ratio_mismatch", "incomplete", "significant", "not_significant"]
+Verdict = Literal[
+    "sample_ratio_mismatch", "incomplete", "guardrail_failed", "significant", "not_significant"
+]
+TestName = Literal["pooled_z", "fisher_exact", "log_ratio", "welch_t", "ancova_t", "sequential"]
+_DIRECTIONS: tuple[Direction, ...] = ("increase", "decrease")
 
 _RESULT_CONFIG = ConfigDict(frozen=True, use_attribute_docstrings=True)
 #: math.expm1 overflows a float above about 709.78.
 _MAX_EXPM1_ARGUMENT = 709.0
+#: Below this expected count in any cell of a comparison, counts get Fisher's exact test.
+MIN_EXPECTED_CELL = 10.0
+
+
+class ArmResult(BaseModel):
+    """One arm as measured."""
+
+    model_config = _RESULT_CONFIG
+
+    name: str
+    units: int
+    value: float
+    """The arm's rate, mean, ratio, or CUPED-adjusted mean."""
+    unit_sd: float
+    """Standard deviation of one unit's value (for a ratio its delta-method sd, for CUPED the
+    ANCOVA's residual sd): what design_ab_test takes as baseline_sd."""
 
 
 class Comparison(BaseModel):
@@ -70,38 +131,54 @@ class Comparison(BaseModel):
     """Arm minus control, in the metric's units (a difference in rates for a proportion)."""
     rel_lift: float | None
     """Arm / control - 1; None when the control's value is not above 0."""
-    ci_low: float
-    """Lower bound of the interval for abs_lift (Wald for proportions, Welch t for means)."""
-    ci_high: float
+    ci_low: float | None
+    """Lower bound of the interval for abs_lift (None: open, on a one-sided test's far side)."""
+    ci_high: float | None
     rel_ci_low: float | None
-    """Lower bound for rel_lift: delta method on the log ratio; None unless both values > 0."""
+    """Lower bound for rel_lift (None when open, or when a value is not above 0)."""
     rel_ci_high: float | None
+    ci_level: float
+    """Coverage of this comparison's intervals (see the correction)."""
+    test: TestName
+    scale: TestScale
+    """The scale the test decided on; its interval is the one that inverts the test."""
     statistic: float
-    """The pooled z (proportions) or Welch t (means)."""
+    """The test's statistic: z, t, or the conditional odds ratio for Fisher's test."""
     df: float | None
-    """Welch-Satterthwaite degrees of freedom (None for the z-test)."""
+    """Degrees of freedom of a t-test (None for z, exact and sequential tests)."""
     p_value: float
-    """Two-sided, unadjusted."""
+    """Unadjusted; one-sided when the analysis is."""
     p_adjusted: float
     """After the correction across the treatment arms."""
     significant: bool
     """p_adjusted <= alpha."""
+    improved: bool
+    """Significant, in the metric's better direction."""
 
 
 class AbTestAnalysis(BaseModel):
-    """The read-out of an experiment; ``decision`` says on which scale it was taken."""
+    """The read-out of an experiment; ``decision`` says how it was taken."""
 
     model_config = _RESULT_CONFIG
 
     summary: str
     """The decision and any warning (what an assistant should say first)."""
     metric_kind: MetricKind
+    unit: Unit
     control: str
     analysis_method: str
+    method: Method
+    sides: Sides
+    improvement: Direction
+    """The metric's better direction (what a one-sided test looks for)."""
+    sequential: bool
+    sequential_tuning: float | None
     correction: Correction
+    """The correction applied (a sequential analysis with several arms uses Bonferroni)."""
     alpha: float
-    ci_level: float
-    """Coverage of the intervals: 1 - alpha, or 1 - alpha / m (Bonferroni) for m > 1 arms."""
+    ci_level: float | None
+    """Coverage of every interval when they share one level (else see each comparison)."""
+    arms: list[ArmResult]
     comparisons: list[Comparison]
     units_per_arm: list[int]
     expected_allocation: list[float]
@@ -110,9 +187,11 @@ class AbTestAnalysis(BaseModel):
     srm_alarm: bool
     """srm_p_value < 0.001: the split does not match the plan; do not read the result."""
     peeking_warning: str | None
-    """Set when any arm is below its planned sample."""
-    decision_scale: Literal["absolute"] = "absolute"
+    """Set when a fixed-horizon test is read before every arm reached its planned sample."""
+    guardrails: list[GuardrailResult]
     verdict: Verdict
+    ship: bool
+    """A significant improvement with no failed guardrail, no SRM alarm and a complete test."""
     decision: str
 
 
@@ -132,104 +211,71 @@ def adjust_p_values(p_values: Sequence[float], correction: Correction = "holm") 
         return values
     if chosen == "bonferroni":
         return [min(1.0, count * value) for value in values]
-    order = sorted(range(count), key=lambda index: (values[index], index))
     adjusted = [0.0] * count
     running = 0.0
-    for rank, index in enumerate(order):
+    for rank, index in enumerate(sorted(range(count), key=lambda i: (values[i], i))):
         running = max(running, min(1.0, (count - rank) * values[index]))
         adjusted[index] = running
     return adjusted
 
 
+def holm_levels(p_values: Sequence[float], alpha: float) -> list[float]:
+    """Each hypothesis's level in Holm's step-down: ``alpha / (m - k + 1)`` for the one rejected
+    at step ``k``, ``alpha / (m - r)`` for the rest after ``r`` rejections (see the docstring)."""
+    count = len(p_values)
+    order = sorted(range(count), key=lambda i: (p_values[i], i))
+    levels = [0.0] * count
+    rejected = 0
+    for rank, index in enumerate(order):
+        if p_values[index] <= alpha / (count - rank) and rejected == rank:
+            levels[index] = alpha / (count - rank)
+            rejected += 1
+    for index in order[rejected:]:
+        levels[index] = alpha / (count - rejected)
+    return levels
+
+
 # --------------------------------------------------------------------------------------------
-# Arms
+# Settings
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _ArmData:
-    name: str
-    value: float  # rate or mean
-    variance: float  # variance of one unit (p q, or sd^2)
-    units: int
+class _Settings:
+    kind: MetricKind
+    correction: Correction
+    alpha: float
+    sides: Sides
+    improvement: Direction
+    method: Method
+    sequential: bool
+    tuning: float
+    unit: Unit
 
 
-def _record_of(record: object, index: int) -> Mapping[str, object]:
-    if isinstance(record, BaseModel):
-        return record.model_dump()
-    if not isinstance(record, Mapping):
-        raise ExperimentError(
-            f"arms[{index}]",
-            "must be an object with name and conversions/units or mean/sd/n",
-            record,
-        )
-    return cast("Mapping[str, object]", record)
-
-
-def _check_fields(record: Mapping[str, object], where: str, kind: str) -> None:
-    expected = (
-        {"name", "conversions", "units"} if kind == "proportion" else {"name", "mean", "sd", "n"}
+def _settings(
+    metric_kind: object,
+    correction: object,
+    alpha: object,
+    options: Mapping[str, object],
+) -> _Settings:
+    sequential = options["sequential"]
+    if not isinstance(sequential, bool):
+        raise ExperimentError("sequential", "must be true or false", sequential)
+    tuning = check_number("sequential_tuning", options["sequential_tuning"])
+    if not tuning > 0.0:
+        raise ExperimentError("sequential_tuning", "must be above 0", tuning, "5000 as GrowthBook")
+    return _Settings(
+        kind=check_choice("metric_kind", metric_kind, METRIC_KINDS),
+        correction=check_choice("correction", correction, CORRECTIONS),
+        alpha=check_significance(alpha),
+        sides=check_sides(options["sides"]),
+        improvement=check_choice("improvement", options["improvement"], _DIRECTIONS),
+        method=check_choice("method", options["method"], METHODS),
+        sequential=sequential,
+        tuning=tuning,
+        unit=check_choice("unit", options["unit"], UNITS),
     )
-    unknown = sorted(str(key) for key in record if key not in expected)
-    missing = sorted(key for key in expected if key not in record)
-    if unknown or missing:
-        raise ExperimentError(
-            f"{where}.{field_name((unknown or missing)[0])}",
-            f"{'is not a field' if unknown else 'is required'} of a {kind} arm "
-            f"(fields: {', '.join(sorted(expected))})",
-            record.get(unknown[0]) if unknown else None,
-            "a proportion arm has name, conversions, units; a mean arm has name, mean, sd, n",
-        )
-
-
-def _proportion_arm(name: str, record: Mapping[str, object], where: str) -> _ArmData:
-    units = check_integer(f"{where}.units", record["units"], 1, "count the units assigned")
-    conversions = check_integer(
-        f"{where}.conversions", record["conversions"], 0, "count the converted units"
-    )
-    if conversions > units:
-        raise ExperimentError(
-            f"{where}.conversions",
-            f"must not exceed units ({units})",
-            conversions,
-            "conversions count units that converted at least once",
-        )
-    rate = conversions / units
-    return _ArmData(name, rate, rate * (1.0 - rate), units)
-
-
-def _mean_arm(name: str, record: Mapping[str, object], where: str) -> _ArmData:
-    mean = check_number(f"{where}.mean", record["mean"])
-    spread = check_number(f"{where}.sd", record["sd"])
-    if spread < 0.0:
-        raise ExperimentError(f"{where}.sd", "must be at least 0", spread)
-    count = check_integer(f"{where}.n", record["n"], MIN_UNITS_PER_ARM, "a variance needs 2 units")
-    return _ArmData(name, mean, spread**2, count)
-
-
-def _parse_arms(kind: str, arms: object) -> list[_ArmData]:
-    records = check_items("arms", arms)
-    if len(records) < 2:
-        raise ExperimentError(
-            "arms", "must list at least 2 arms (control first)", len(records), "add the control"
-        )
-    if len(records) > MAX_ARMS:
-        raise ExperimentError("arms", f"must list at most {MAX_ARMS} arms", len(records))
-    parsed: list[_ArmData] = []
-    seen: set[str] = set()
-    for index, raw in enumerate(records):
-        record = _record_of(raw, index)
-        where = f"arms[{index}]"
-        _check_fields(record, where, kind)
-        name = check_text(f"{where}.name", record["name"])
-        if name in seen:
-            raise ExperimentError(f"{where}.name", "must be unique across arms", name)
-        seen.add(name)
-        if kind == "proportion":
-            parsed.append(_proportion_arm(name, record, where))
-        else:
-            parsed.append(_mean_arm(name, record, where))
-    return parsed
 
 
 def _planned_counts(value: object, arms: int) -> list[int] | None:
@@ -255,125 +301,177 @@ def _planned_counts(value: object, arms: int) -> list[int] | None:
 # One comparison
 # --------------------------------------------------------------------------------------------
 
+_Test = WaldTest | ScoreTest | FisherTest | SequentialTest
+
+
+def _min_expected_cell(control: ProportionStatistic, treatment: ProportionStatistic) -> float:
+    total = control.n + treatment.n
+    converted = control.conversions + treatment.conversions
+    rows = (control.n, treatment.n)
+    columns = (converted, total - converted)
+    return min(row * column / total for row in rows for column in columns)
+
+
+def _degenerate(form: ArmForm, index: int, value: float) -> ExperimentError:
+    if form == "counts":
+        return ExperimentError(
+            f"arms[{index}].conversions",
+            "must leave the pooled rate strictly between 0 and 1 (here no unit, or every "
+            "unit, converted in this arm and the control)",
+            round(value),
+            "collect more data before reading the test",
+        )
+    return ExperimentError(
+        f"arms[{index}].sd" if form == "moments" else f"arms[{index}]",
+        "must vary: the metric has no spread in this arm or the control",
+        0.0,
+        "give the standard deviations (or sums of squares) of the metric",
+    )
+
+
+def _choose_test(
+    settings: _Settings, parsed: ParsedArms, index: int, level: float
+) -> tuple[_Test, TestName]:
+    """The test of treatment arm ``index`` against the control (see the module docstring)."""
+    control, treatment = parsed.statistics[0], parsed.statistics[index]
+    scale: TestScale = "log_ratio" if settings.method == "relative_lift" else "absolute"
+    if isinstance(control, ProportionStatistic) and isinstance(treatment, ProportionStatistic):
+        pooled = (control.conversions + treatment.conversions) / (control.n + treatment.n)
+        if pooled in (0.0, 1.0):
+            raise _degenerate("counts", index, treatment.conversions)
+    measured = effect(control, treatment, scale)
+    if measured is None:
+        raise ExperimentError(
+            f"arms[{index}]",
+            "must have a value above 0 in this arm and the control for method 'relative_lift' "
+            "(a log ratio)",
+            treatment.mean,
+            "use method='pooled' to decide on the difference",
+        )
+    if not measured.se > 0.0:
+        raise _degenerate(parsed.form, index, treatment.mean * treatment.n)
+    sides, direction = settings.sides, settings.improvement
+    if settings.sequential:
+        return SequentialTest(
+            measured, sides, direction, level, settings.tuning, scale
+        ), "sequential"
+    if scale == "log_ratio":
+        return WaldTest(measured, sides, direction, scale), "log_ratio"
+    if isinstance(control, ProportionStatistic) and isinstance(treatment, ProportionStatistic):
+        if _min_expected_cell(control, treatment) < MIN_EXPECTED_CELL:
+            return FisherTest(control, treatment, sides, direction), "fisher_exact"
+        return ScoreTest(control, treatment, sides, direction), "pooled_z"
+    name: TestName = "ancova_t" if parsed.form == "cuped" else "welch_t"
+    return WaldTest(measured, sides, direction, scale), name
+
+
+def _relative(bounds: Bounds) -> Bounds:
+    """Log-ratio bounds as relative lifts (None beyond floating point)."""
+    return (
+        None if bounds[0] is None else _lift_bound(bounds[0]),
+        None if bounds[1] is None else _lift_bound(bounds[1]),
+    )
+
 
 def _lift_bound(log_bound: float) -> float | None:
-    """A relative-lift bound from its log-ratio bound; None beyond floating point."""
     if math.isnan(log_bound) or log_bound > _MAX_EXPM1_ARGUMENT:
         return None
     return math.expm1(log_bound)
 
 
-def _log_ratio_interval(
-    control: _ArmData, arm: _ArmData, critical: float
-) -> tuple[float | None, float | None]:
-    """Relative-lift interval by the delta method on ``ln(arm / control)``, back-transformed."""
-    if control.value <= 0.0 or arm.value <= 0.0:
-        return None, None
-    try:
-        log_ratio = math.log(arm.value / control.value)
-        error = math.sqrt(
-            arm.variance / (arm.units * arm.value**2)
-            + control.variance / (control.units * control.value**2)
+def _odds_to_rate(odds_ratio: float | None, reference: float) -> float | None:
+    if odds_ratio is None:
+        return None
+    return odds_ratio * reference / (1.0 - reference + odds_ratio * reference)
+
+
+def _intervals(
+    test: _Test, control: Statistic, treatment: Statistic, level: float
+) -> tuple[Bounds, Bounds]:
+    """(absolute, relative) intervals at ``level``: the test's own scale inverts the test."""
+    bounds = test.interval(level)
+    if isinstance(test, FisherTest):
+        rates = (
+            test.control.mean,
+            (test.control.conversions + test.treatment.conversions)
+            / (test.control.n + test.treatment.n),
         )
-    except (ZeroDivisionError, ValueError):  # a value so close to 0 that its square underflows
-        return None, None
-    return _lift_bound(log_ratio - critical * error), _lift_bound(log_ratio + critical * error)
-
-
-class _Test(NamedTuple):
-    """One treatment arm's test against the control, before the multiplicity correction."""
-
-    statistic: float
-    df: float | None
-    p_value: float
-    ci_low: float
-    ci_high: float
-    rel_ci_low: float | None
-    rel_ci_high: float | None
-
-
-def _compare(kind: str, control: _ArmData, arm: _ArmData, index: int, ci_alpha: float) -> _Test:
-    """Pooled z-test with a Wald interval (proportions) or Welch t-test (means)."""
-    difference = arm.value - control.value
-    arm_part = arm.variance / arm.units
-    control_part = control.variance / control.units
-    unpooled = math.sqrt(arm_part + control_part)
-    df: float | None = None
-    if kind == "proportion":
-        total = arm.units + control.units
-        pooled_rate = (arm.value * arm.units + control.value * control.units) / total
-        pooled_error = math.sqrt(
-            pooled_rate * (1.0 - pooled_rate) * (1.0 / arm.units + 1.0 / control.units)
+        reference = rates[0] if 0.0 < rates[0] < 1.0 else rates[1]
+        low, high = (_odds_to_rate(bound, reference) for bound in bounds)
+        absolute = (
+            None if low is None else low - reference,
+            None if high is None else high - reference,
         )
-        if pooled_error == 0.0:
-            raise ExperimentError(
-                f"arms[{index}].conversions",
-                "must leave the pooled rate strictly between 0 and 1 (here no unit, or every "
-                "unit, converted in this arm and the control)",
-                round(arm.value * arm.units),
-                "collect more data before reading the test",
+        if test.control.mean <= 0.0:  # no relative lift over a control rate of 0
+            return absolute, (None, None)
+        relative = (
+            None if low is None else low / reference - 1.0,
+            None if high is None else high / reference - 1.0,
+        )
+        return absolute, relative
+    other: Scale = "absolute" if test.scale == "log_ratio" else "log_ratio"
+    measured = effect(control, treatment, other)
+    secondary: Bounds = (None, None)
+    if measured is not None and measured.se > 0.0:
+        if isinstance(test, SequentialTest):
+            reading: _Test = SequentialTest(
+                measured, test.sides, test.improvement, test.alpha, test.tuning, other
             )
-        statistic = difference / pooled_error
-        p_value = two_sided_normal_p(statistic)
-        critical = z_quantile(1.0 - ci_alpha / 2.0)
+        else:
+            reading = WaldTest(measured, test.sides, test.improvement, other)
+        secondary = reading.interval(level)
+    if test.scale == "log_ratio":
+        return secondary, _relative(bounds)
+    return bounds, _relative(secondary)
+
+
+def _comparisons(settings: _Settings, parsed: ParsedArms) -> tuple[list[Comparison], Correction]:
+    """Every treatment arm against the control, with the correction and matching intervals."""
+    m = len(parsed.statistics) - 1
+    correction = settings.correction
+    if settings.sequential and correction == "holm" and m > 1:
+        correction = "bonferroni"
+    level = settings.alpha / m if correction != "none" and m > 1 else settings.alpha
+    chosen = [_choose_test(settings, parsed, index, level) for index in range(1, m + 1)]
+    p_values = [test.p_value() for test, _ in chosen]
+    adjusted = adjust_p_values(p_values, correction)
+    if correction == "holm" and m > 1:
+        levels = holm_levels(p_values, settings.alpha)
     else:
-        if unpooled == 0.0:
-            raise ExperimentError(
-                f"arms[{index}].sd",
-                "must be above 0 in this arm or the control",
-                0.0,
-                "give the standard deviations of the metric",
+        levels = [level] * m
+    control = parsed.statistics[0]
+    results: list[Comparison] = []
+    for index, ((test, name), p, p_adj, arm_level) in enumerate(
+        zip(chosen, p_values, adjusted, levels, strict=True), start=1
+    ):
+        treatment = parsed.statistics[index]
+        absolute, relative = _intervals(test, control, treatment, arm_level)
+        difference = treatment.mean - control.mean
+        significant = p_adj <= settings.alpha
+        better = difference > 0.0 if settings.improvement == "increase" else difference < 0.0
+        results.append(
+            Comparison(
+                arm=parsed.names[index],
+                control_value=control.mean,
+                arm_value=treatment.mean,
+                abs_lift=difference,
+                rel_lift=treatment.mean / control.mean - 1.0 if control.mean > 0.0 else None,
+                ci_low=absolute[0],
+                ci_high=absolute[1],
+                rel_ci_low=relative[0],
+                rel_ci_high=relative[1],
+                ci_level=1.0 - arm_level,
+                test=name,
+                scale=test.scale,
+                statistic=test.statistic,
+                df=test.df,
+                p_value=p,
+                p_adjusted=p_adj,
+                significant=significant,
+                improved=significant and better,
             )
-        statistic = difference / unpooled
-        # Welch-Satterthwaite, with both parts scaled by the larger so no square underflows.
-        scale = max(arm_part, control_part)
-        arm_scaled, control_scaled = arm_part / scale, control_part / scale
-        df = (arm_scaled + control_scaled) ** 2 / (
-            arm_scaled**2 / (arm.units - 1) + control_scaled**2 / (control.units - 1)
         )
-        p_value = t_two_sided_p(statistic, df)
-        critical = t_quantile(1.0 - ci_alpha / 2.0, df)
-    rel_low, rel_high = _log_ratio_interval(control, arm, critical)
-    return _Test(
-        statistic=statistic,
-        df=df,
-        p_value=p_value,
-        ci_low=difference - critical * unpooled,
-        ci_high=difference + critical * unpooled,
-        rel_ci_low=rel_low,
-        rel_ci_high=rel_high,
-    )
-
-
-def _comparisons(
-    kind: str, parsed: list[_ArmData], correction: Correction, alpha: float, ci_alpha: float
-) -> list[Comparison]:
-    """Every treatment arm against the control, with the correction across them."""
-    control, treatments = parsed[0], parsed[1:]
-    tests = [
-        _compare(kind, control, arm, index, ci_alpha)
-        for index, arm in enumerate(treatments, start=1)
-    ]
-    adjusted = adjust_p_values([test.p_value for test in tests], correction)
-    return [
-        Comparison(
-            arm=arm.name,
-            control_value=control.value,
-            arm_value=arm.value,
-            abs_lift=arm.value - control.value,
-            rel_lift=arm.value / control.value - 1.0 if control.value > 0.0 else None,
-            ci_low=test.ci_low,
-            ci_high=test.ci_high,
-            rel_ci_low=test.rel_ci_low,
-            rel_ci_high=test.rel_ci_high,
-            statistic=test.statistic,
-            df=test.df,
-            p_value=test.p_value,
-            p_adjusted=p_adjusted,
-            significant=p_adjusted <= alpha,
-        )
-        for arm, test, p_adjusted in zip(treatments, tests, adjusted, strict=True)
-    ]
+    return results, correction
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,101 +489,184 @@ def _srm(units: list[int], shares: list[float]) -> tuple[float, float]:
     return chi_square, chi2_sf(chi_square, len(units) - 1)
 
 
-def _peeking(parsed: list[_ArmData], planned: list[int] | None) -> str | None:
+def _short(parsed: ParsedArms, planned: list[int] | None) -> list[dict[str, object]]:
     if planned is None:
-        return None
-    short = [
-        {"arm": arm.name, "units": arm.units, "planned": n}
-        for arm, n in zip(parsed, planned, strict=True)
-        if arm.units < n
+        return []
+    return [
+        {"arm": name, "units": units, "planned": n}
+        for name, units, n in zip(parsed.names, parsed.units, planned, strict=True)
+        if units < n
     ]
-    return render("abtest_peeking.txt.j2", short=short) if short else None
 
 
-def _verdict(srm_alarm: bool, peeking: str | None, comparisons: list[Comparison]) -> Verdict:
+def _verdict(
+    srm_alarm: bool,
+    short: tuple[bool, bool],
+    comparisons: list[Comparison],
+    guardrails: list[GuardrailResult],
+) -> tuple[Verdict, bool]:
+    """The verdict and whether to ship. ``short``: (below the planned sample, sequential)."""
+    failed = {result.arm for result in guardrails if result.status == "failed"}
+    shippable = [c for c in comparisons if c.improved and c.arm not in failed]
+    below_plan, sequential = short
+    decided = any(c.significant for c in comparisons)
     if srm_alarm:
-        return "sample_ratio_mismatch"
-    if peeking is not None:
-        return "incomplete"
-    if any(comparison.significant for comparison in comparisons):
-        return "significant"
-    return "not_significant"
+        return "sample_ratio_mismatch", False
+    if below_plan and not (sequential and decided):  # a sequential test may stop once decided
+        return "incomplete", False
+    if any(c.improved and c.arm in failed for c in comparisons) and not shippable:
+        return "guardrail_failed", False
+    if any(c.significant for c in comparisons):
+        return "significant", bool(shippable)
+    return "not_significant", False
+
+
+def _arm_results(parsed: ParsedArms) -> list[ArmResult]:
+    return [
+        ArmResult(
+            name=name,
+            units=statistic.n,
+            value=statistic.mean,
+            unit_sd=math.sqrt(max(0.0, statistic.variance)),
+        )
+        for name, statistic in zip(parsed.names, parsed.statistics, strict=True)
+    ]
 
 
 def analyze_ab_test(
     metric_kind: MetricKind,
-    arms: Sequence[Mapping[str, object] | ProportionArm | MeanArm],
+    arms: Sequence[Mapping[str, object] | Arm],
     *,
     correction: Correction = "holm",
     planned_allocation: Sequence[float] | None = None,
     planned_n_per_arm: Sequence[int] | int | None = None,
     alpha: float = 0.05,
+    sides: Sides = 2,
+    improvement: Direction = "increase",
+    method: Method = "pooled",
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    unit: Unit = "viewer",
+    guardrails: Sequence[object] | None = None,
+    guardrail_margins: Mapping[str, float] | None = None,
 ) -> AbTestAnalysis:
-    """Read an experiment from per-arm counts or summary statistics (the first arm is control).
+    """Read an experiment from per-arm results (the first arm is control).
 
-    Proportions: two-sided pooled z-test, Wald interval for the difference. Means: Welch's t-test
-    with the Welch-Satterthwaite degrees of freedom, t interval. The decision is taken on the
-    absolute difference; relative lifts carry a delta-method interval on the log ratio (None
-    unless both values are above 0). With more than one treatment arm and a correction, the
-    intervals are Bonferroni-simultaneous (level ``1 - alpha / m``). The sample ratio is checked by
-    a chi-square against ``planned_allocation`` (equal if none); ``planned_n_per_arm`` (one count,
-    or one per arm) turns on the peeking warning when any arm is short of its plan.
+    The test follows from the settings (module docstring); every interval on the deciding scale
+    agrees with its decision. ``sides=1`` tests only an improvement in ``improvement``'s
+    direction. The sample ratio is checked by a chi-square against ``planned_allocation``
+    (equal if none); ``planned_n_per_arm`` turns on the peeking warning of a fixed-horizon test
+    read early. ``guardrails`` lists guardrail metrics with their arms, tested for
+    non-inferiority (:mod:`~kpi_core.experiments.guardrails`); a failed one blocks shipping.
     """
-    kind = check_choice("metric_kind", metric_kind, METRIC_KINDS)
-    chosen = check_choice("correction", correction, CORRECTIONS)
-    significance = check_significance(alpha)
-    parsed = _parse_arms(kind, arms)
-    shares = check_allocation("planned_allocation", planned_allocation, len(parsed))
-    planned = _planned_counts(planned_n_per_arm, len(parsed))
+    options: dict[str, object] = {
+        "sides": sides,
+        "improvement": improvement,
+        "method": method,
+        "sequential": sequential,
+        "sequential_tuning": sequential_tuning,
+        "unit": unit,
+    }
+    settings = _settings(metric_kind, correction, alpha, options)
+    parsed = parse_arms(settings.kind, arms)
+    shares = check_allocation("planned_allocation", planned_allocation, len(parsed.names))
+    planned = _planned_counts(planned_n_per_arm, len(parsed.names))
+    comparisons, applied = _comparisons(settings, parsed)
+    guardrail_results = check_guardrails(
+        guardrails, parsed.names, settings.alpha, guardrail_margins
+    )
+    chi_square, srm_p = _srm(parsed.units, shares)
+    short = _short(parsed, planned)
+    verdict, ship = _verdict(
+        srm_p < SRM_ALARM_P, (bool(short), settings.sequential), comparisons, guardrail_results
+    )
+    return _analysis(
+        settings,
+        parsed,
+        comparisons,
+        applied,
+        guardrail_results,
+        shares,
+        (chi_square, srm_p),
+        short,
+        verdict,
+        ship,
+    )
 
-    m = len(parsed) - 1
-    ci_alpha = significance / m if chosen != "none" and m > 1 else significance
-    comparisons = _comparisons(kind, parsed, chosen, significance, ci_alpha)
-    units = [arm.units for arm in parsed]
-    chi_square, srm_p = _srm(units, shares)
-    srm_alarm = srm_p < SRM_ALARM_P
-    peeking = _peeking(parsed, planned)
-    verdict = _verdict(srm_alarm, peeking, comparisons)
+
+def _analysis(
+    settings: _Settings,
+    parsed: ParsedArms,
+    comparisons: list[Comparison],
+    correction: Correction,
+    guardrails: list[GuardrailResult],
+    shares: list[float],
+    srm: tuple[float, float],
+    short: list[dict[str, object]],
+    verdict: Verdict,
+    ship: bool,
+) -> AbTestAnalysis:
+    """The result with its sentences."""
+    levels = {comparison.ci_level for comparison in comparisons}
+    ci_level = levels.pop() if len(levels) == 1 else None
+    peeking = (
+        render("abtest_peeking.txt.j2", short=short) if short and not settings.sequential else None
+    )
     facts: dict[str, object] = {
-        "kind": kind,
-        "binomial": kind == "proportion",
-        "unit": "viewer",
-        "method": "pooled",
-        "sides": 2,
-        "arms": len(parsed),
-        "alpha": significance,
-        "effective_alpha": significance,
-        "ci_level": 1.0 - ci_alpha,
-        "correction": chosen,
+        "kind": settings.kind,
+        "binomial": parsed.form == "counts",
+        "unit": settings.unit,
+        "method": settings.method,
+        "sides": settings.sides,
+        "improvement": settings.improvement,
+        "arms": len(parsed.names),
+        "alpha": settings.alpha,
+        "effective_alpha": settings.alpha,
+        "correction": correction,
+        "asked_correction": settings.correction,
+        "sequential": settings.sequential,
+        "tuning": settings.tuning,
+        "cuped": parsed.form == "cuped",
+        "ratio": parsed.form == "ratio",
+        "tests": [comparison.model_dump() for comparison in comparisons],
+        "ci_level": ci_level,
     }
     decision = render(
         "abtest_decision.txt.j2",
         verdict=verdict,
-        kind=kind,
-        control=parsed[0].name,
-        comparisons=[comparison.model_dump() for comparison in comparisons],
-        correction=chosen,
-        alpha=significance,
-        ci_level=1.0 - ci_alpha,
-        srm_p_value=srm_p,
+        ship=ship,
+        control=parsed.names[0],
+        comparisons=facts["tests"],
+        guardrails=[result.model_dump() for result in guardrails],
+        srm_p_value=srm[1],
         srm_alarm_p=SRM_ALARM_P,
-        peeking=peeking,
+        short=short,
+        **{key: value for key, value in facts.items() if key != "tests"},
     )
     return AbTestAnalysis(
         summary=render("abtest_analysis_summary.txt.j2", decision=decision, peeking=peeking),
-        metric_kind=kind,
-        control=parsed[0].name,
-        analysis_method=render("abtest_analysis_method.txt.j2", **facts),
-        correction=chosen,
-        alpha=significance,
-        ci_level=1.0 - ci_alpha,
+        metric_kind=settings.kind,
+        unit=settings.unit,
+        control=parsed.names[0],
+        analysis_method=render("abtest_analysis_method.txt.j2", planned=False, **facts),
+        method=settings.method,
+        sides=settings.sides,
+        improvement=settings.improvement,
+        sequential=settings.sequential,
+        sequential_tuning=settings.tuning if settings.sequential else None,
+        correction=correction,
+        alpha=settings.alpha,
+        ci_level=ci_level,
+        arms=_arm_results(parsed),
         comparisons=comparisons,
-        units_per_arm=units,
+        units_per_arm=parsed.units,
         expected_allocation=shares,
-        srm_chi_square=chi_square,
-        srm_p_value=srm_p,
-        srm_alarm=srm_alarm,
+        srm_chi_square=srm[0],
+        srm_p_value=srm[1],
+        srm_alarm=srm[1] < SRM_ALARM_P,
         peeking_warning=peeking,
+        guardrails=guardrails,
         verdict=verdict,
+        ship=ship,
         decision=decision,
     )

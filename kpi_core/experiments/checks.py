@@ -87,12 +87,20 @@ def check_significance(value: object) -> float:
     return significance
 
 
-def check_text(field: str, value: object) -> str:
+def check_text(field: str, value: object, limit: int = MAX_NAME_CHARS) -> str:
+    """A name: a non-empty string of at most ``limit`` printable characters, stripped."""
     if not isinstance(value, str) or not value.strip():
         raise ExperimentError(field, "must be a non-empty string", value, "name it, e.g. 'gmv'")
-    if len(value) > MAX_NAME_CHARS:
+    if len(value) > limit:
         raise ExperimentError(
-            field, f"must be at most {MAX_NAME_CHARS} characters", value, "use a shorter name"
+            field, f"must be at most {limit} characters", value, "use a shorter name"
+        )
+    if not value.isprintable():
+        raise ExperimentError(
+            field,
+            "must not contain control characters (newlines, tabs, escapes)",
+            value,
+            "give the name on one line",
         )
     return value.strip()
 

@@ -13,26 +13,33 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kpi_core.errors import InvalidValueError, Problem, truncate
+from kpi_core.catalogue import load_catalogue
+from kpi_core.errors import ExperimentError, InvalidValueError, Problem, field_name, truncate
 from kpi_core.experiments.analysis import AbTestAnalysis
 from kpi_core.experiments.args import (
     MAX_ARMS,
     MAX_GUARDRAILS,
     MAX_MAGNITUDE,
+    MAX_METRIC_CHARS,
+    MAX_NAME_CHARS,
     DesignArgs,
+    DesignRequest,
+    Direction,
     LiftType,
     MetricKind,
+    PlanOptions,
 )
 from kpi_core.experiments.design import AbTestDesign
+from kpi_core.experiments.design_checks import check_plan_settings
 from kpi_core.experiments.evidence import (
     MAX_CATEGORY_CHARS,
-    ArmSummary,
     BlendedEvidence,
     Exclusion,
+    Flag,
     measures_complement,
     normalise_category,
 )
@@ -47,10 +54,12 @@ __all__ = [
     "Experiment",
     "ExperimentPage",
     "ExperimentPlan",
+    "OutcomeReview",
     "OutcomeSummary",
     "RecordedOutcome",
     "RegisteredPlan",
     "Registration",
+    "ReviewAction",
     "Status",
 ]
 
@@ -58,9 +67,17 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 MAX_ID_CHARS = 64
 MAX_CREATOR_ID_CHARS = 128
-MAX_METRIC_CHARS = 64
+#: A registered plan's canonical JSON is at most this many bytes (a full 20-arm plan with 20
+#: guardrails of 64 characters takes about 4 KB), so a listing's size is bounded.
+MAX_PLAN_BYTES = 8192
+#: Plan ids that start so are derived from the plan's content; a caller may not choose one.
+DERIVED_PREFIX = "exp-"
+#: Longest reason of a retraction or confirmation.
+MAX_REASON_CHARS = 500
 
 Status = Literal["registered", "completed"]
+#: An operator's review of a recorded outcome.
+ReviewAction = Literal["retract", "confirm"]
 STATUSES: tuple[str, ...] = ("registered", "completed")
 
 _IMMUTABLE = ("primary_metric", "mde", "mde_type", "n_per_arm")
@@ -72,7 +89,10 @@ _SCOPE_FIELDS = ("intervention_id", "creator_id", "category", "measured_as")
 # --------------------------------------------------------------------------------------------
 
 
-class ExperimentPlan(DesignArgs):
+_MetricName = Annotated[str, Field(min_length=1, max_length=MAX_METRIC_CHARS)]
+
+
+class ExperimentPlan(PlanOptions, DesignArgs):
     """The parts of a ``design_ab_test`` plan the store keeps: its design arguments and sample.
 
     The whole ``design_ab_test`` result can be passed as it is: its other fields (hypothesis,
@@ -84,7 +104,9 @@ class ExperimentPlan(DesignArgs):
 
     arms: int | None = Field(default=None, ge=2, le=MAX_ARMS)  # pyright: ignore[reportIncompatibleVariableOverride]
     allocation: list[float] = Field(min_length=2, max_length=MAX_ARMS)  # pyright: ignore[reportIncompatibleVariableOverride]
-    arm_names: list[str] | None = Field(default=None, min_length=2, max_length=MAX_ARMS)
+    arm_names: list[Annotated[str, Field(max_length=MAX_NAME_CHARS)]] | None = Field(
+        default=None, min_length=2, max_length=MAX_ARMS
+    )
     # bounded like every number of the experiment maths (and so that no JSON integer too long
     # to print is stored)
     n_per_arm: list[Annotated[int, Field(le=MAX_MAGNITUDE)]] = Field(
@@ -92,7 +114,10 @@ class ExperimentPlan(DesignArgs):
     )
     duration_days: int | None = Field(default=None, ge=1, le=MAX_MAGNITUDE)
     primary_metric: str | None = Field(default=None, max_length=MAX_METRIC_CHARS)
-    guardrails: list[str] = Field(default_factory=list[str], max_length=MAX_GUARDRAILS)
+    guardrails: list[_MetricName] = Field(default_factory=list[str], max_length=MAX_GUARDRAILS)
+    guardrail_margins: dict[_MetricName, float] | None = Field(  # pyright: ignore[reportIncompatibleVariableOverride]
+        default=None, max_length=MAX_GUARDRAILS
+    )
 
 
 class RegisteredPlan(ExperimentPlan):
@@ -110,10 +135,17 @@ class RegisteredPlan(ExperimentPlan):
 
     @property
     def arm_kind(self) -> MetricKind:
-        """How arms are recorded: counts for a viewer-level proportion, else per-unit means."""
-        return (
-            "proportion" if self.metric_kind == "proportion" and self.unit == "viewer" else "mean"
-        )
+        """How arms are recorded: a viewer-level plan in its own kind (counts for a proportion,
+        sums for a ratio), any other unit as per-unit means."""
+        return self.metric_kind if self.unit == "viewer" else "mean"
+
+    @property
+    def improvement(self) -> Direction:
+        """The measured metric's better direction (a complement is measured as an increase)."""
+        if self.measured_as != self.primary_metric:
+            return "increase"
+        metric = load_catalogue().metrics.get(self.primary_metric)
+        return "decrease" if metric is not None and metric.direction == "lower" else "increase"
 
 
 class OutcomeSummary(BaseModel):
@@ -129,6 +161,12 @@ class OutcomeSummary(BaseModel):
     lift_se: float | None
     in_evidence: bool
     excluded: Exclusion | None
+    flag: Flag | None = Field(
+        default=None, description="Why it waits for an operator's confirmation to count."
+    )
+    review: ReviewAction | None = Field(
+        default=None, description="The operator's latest review (retractions are kept)."
+    )
     recorded_at: str
 
 
@@ -167,6 +205,21 @@ class RecordedOutcome(BaseModel):
     analysis: AbTestAnalysis
     evidence: BlendedEvidence | None = Field(
         description="The intervention's evidence in the plan's scope after this outcome."
+    )
+
+
+class OutcomeReview(BaseModel):
+    """An operator's review of a recorded outcome (the CLI's ``outcome`` command)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: str = Field(description="What the review did to the evidence.")
+    plan_id: str
+    action: ReviewAction
+    reason: str
+    in_evidence: bool = Field(description="Whether the outcome counts as evidence now.")
+    evidence: BlendedEvidence | None = Field(
+        description="The intervention's evidence in the plan's scope after the review."
     )
 
 
@@ -209,7 +262,9 @@ def target_metric(intervention_id: str) -> str | None:
 
 def _first_problem(error: ValidationError, prefix: str) -> InvalidValueError:
     first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"])
+    # a dict key's own error is located at (field, key, "[key]"): name the key, quoted if odd
+    parts = [part for part in first["loc"] if part != "[key]"]
+    where = ".".join(field_name(part) if isinstance(part, str) else str(part) for part in parts)
     field = f"{prefix}.{where}" if where else prefix
     if first["type"] == "missing":
         return InvalidValueError.from_problems([Problem(field, "is required", "")])
@@ -235,6 +290,7 @@ def optional_text(field: str, value: object, limit: int) -> str | None:
 
 
 def check_plan_id(value: object) -> str:
+    """A plan id as a caller may give it to look a plan up."""
     if not isinstance(value, str) or not value:
         raise InvalidValueError("plan_id", "must be a non-empty string", value)
     ok = value[0].isalnum() and all(char.isalnum() or char in "-_.:" for char in value)
@@ -246,6 +302,20 @@ def check_plan_id(value: object) -> str:
             value,
         )
     return value
+
+
+def check_new_plan_id(value: object) -> str:
+    """A caller's own name for a plan: a plan id not in the derived ids' ``exp-`` namespace."""
+    ident = check_plan_id(value)
+    if ident.casefold().startswith(DERIVED_PREFIX):
+        raise InvalidValueError(
+            "plan_id",
+            f"must not start with '{DERIVED_PREFIX}': that prefix is reserved for ids derived from "
+            "a plan's content",
+            value,
+            "omit plan_id to get the derived id, or choose a name such as 'spring-pin-test'",
+        )
+    return ident
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,6 +375,20 @@ def check_plan(raw: object) -> ExperimentPlan:
     ):
         raise InvalidValueError(
             "plan.arm_names", f"must be {arms} distinct non-empty names", plan.arm_names
+        )
+    try:
+        check_plan_settings(DesignRequest.model_construct(**plan.model_dump()))
+    except ExperimentError as error:
+        first = error.problems[0]
+        raise InvalidValueError(
+            f"plan.{first.field}", first.rule, first.value, first.hint
+        ) from None
+    unknown = sorted(set(plan.guardrail_margins or {}) - set(plan.guardrails))
+    if unknown:
+        raise InvalidValueError(
+            f"plan.guardrail_margins.{field_name(unknown[0])}",
+            "must name one of the plan's guardrails",
+            None,
         )
     return plan
 
@@ -406,6 +490,30 @@ def check_cursor(cursor: object) -> int | None:
     return int(cursor)
 
 
+def check_plan_size(content: str) -> None:
+    """A registered plan's canonical JSON stays within :data:`MAX_PLAN_BYTES`."""
+    size = len(content.encode("utf-8"))
+    if size > MAX_PLAN_BYTES:
+        raise InvalidValueError(
+            "plan",
+            f"must be at most {MAX_PLAN_BYTES} bytes as registered",
+            f"{size} bytes",
+            "register the design_ab_test result as it is, with short names",
+        )
+
+
+def check_reason(value: object) -> str:
+    """The reason an operator gives for a review: one printable line, capped."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValueError("reason", "must say why, in a non-empty string", value)
+    flat = " ".join(value.split())
+    if len(flat) > MAX_REASON_CHARS or not flat.isprintable():
+        raise InvalidValueError(
+            "reason", f"must be at most {MAX_REASON_CHARS} printable characters", value
+        )
+    return flat
+
+
 def check_arm_count(arms: object, plan: RegisteredPlan, plan_id: str) -> None:
     """A list of arms other than the plan's count is refused here, in the plan's terms."""
     if not isinstance(arms, list | tuple):
@@ -427,43 +535,3 @@ def unknown_plan(plan_id: str) -> InvalidValueError:
         plan_id,
         "call register_experiment first, or list_experiments to find the id",
     )
-
-
-def arm_records(kind: MetricKind, arms: object) -> list[dict[str, object]]:
-    """The arms as plain dicts (analyze_ab_test has validated them already)."""
-    records: list[dict[str, object]] = []
-    for raw in cast("Sequence[object]", arms):
-        item = raw.model_dump() if isinstance(raw, BaseModel) else raw
-        record = cast("Mapping[str, Any]", item)
-        name = str(record["name"]).strip()
-        if kind == "proportion":
-            records.append(
-                {
-                    "name": name,
-                    "conversions": int(record["conversions"]),
-                    "units": int(record["units"]),
-                }
-            )
-        else:
-            records.append(
-                {
-                    "name": name,
-                    "mean": float(record["mean"]),
-                    "sd": float(record["sd"]),
-                    "n": int(record["n"]),
-                }
-            )
-    return records
-
-
-def arm_summaries(kind: MetricKind, records: Sequence[Mapping[str, Any]]) -> list[ArmSummary]:
-    summaries: list[ArmSummary] = []
-    for record in records:
-        if kind == "proportion":
-            units = int(record["units"])
-            rate = int(record["conversions"]) / units
-            summaries.append(ArmSummary(rate, rate * (1.0 - rate), units))
-        else:
-            sd = float(record["sd"])
-            summaries.append(ArmSummary(float(record["mean"]), sd * sd, int(record["n"])))
-    return summaries

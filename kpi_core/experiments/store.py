@@ -61,38 +61,42 @@ from typing import Any, Self, cast
 
 from kpi_core.errors import InvalidValueError, Problem, StoreError
 from kpi_core.experiments.analysis import AbTestAnalysis, analyze_ab_test
-from kpi_core.experiments.args import Correction, MeanArm, ProportionArm
+from kpi_core.experiments.args import AnalysisRequest, Arm
 from kpi_core.experiments.design import AbTestDesign
 from kpi_core.experiments.evidence import (
     BlendedEvidence,
     Exclusion,
+    Flag,
     LiftReading,
     LiftRecord,
     blend_evidence,
     normalise_category,
-    read_lift,
 )
+from kpi_core.experiments.outcomes import analyze_planned, check_settings, read_outcome
 from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
+    DERIVED_PREFIX,
     MAX_CREATOR_ID_CHARS,
     MAX_ID_CHARS,
     STATUSES,
     Experiment,
     ExperimentPage,
     ExperimentPlan,
+    OutcomeReview,
     OutcomeSummary,
     RecordedOutcome,
     RegisteredPlan,
     Registration,
+    ReviewAction,
     Status,
-    arm_records,
-    arm_summaries,
     canonical,
-    check_arm_count,
     check_cursor,
+    check_new_plan_id,
     check_page_size,
     check_plan,
     check_plan_id,
+    check_plan_size,
+    check_reason,
     digest,
     now,
     optional_text,
@@ -113,12 +117,15 @@ __all__ = [
     "ExperimentStore",
     "StoreError",
     "default_path",
+    "read_experiment",
 ]
 
 APP_NAME = "creator-kpi-mcp"
 DB_FILENAME = "experiments.sqlite3"
 #: Seconds a write waits for another connection's lock before it fails.
 DEFAULT_BUSY_TIMEOUT = 5.0
+#: Plans one store holds at most (each at most MAX_PLAN_BYTES: about 80 MB of plans at worst).
+DEFAULT_MAX_PLANS = 10_000
 
 #: Schema steps: MIGRATIONS[i] takes user_version i to i + 1 (statements run in one transaction).
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -147,6 +154,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             recorded_at TEXT NOT NULL,
             CHECK ((excluded IS NULL) = (lift IS NOT NULL AND lift_se IS NOT NULL))
         ) STRICT""",
+    ),
+    (
+        # a lift outside its plausible range waits for an operator's confirmation
+        "ALTER TABLE outcomes ADD COLUMN flag TEXT",
+        # operators' retractions and confirmations: appended, never deleted
+        """CREATE TABLE reviews (
+            seq INTEGER PRIMARY KEY,
+            plan_id TEXT NOT NULL REFERENCES outcomes (plan_id),
+            action TEXT NOT NULL CHECK (action IN ('retract', 'confirm')),
+            reason TEXT NOT NULL,
+            reviewed_at TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX reviews_by_plan ON reviews (plan_id, seq)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -178,11 +198,24 @@ class _Row:
     lift_se: float | None
     excluded: str | None
     recorded_at: str | None
+    flag: str | None
+    review: str | None
 
 
+#: The latest review of each outcome (a retraction, or a confirmation that lifts a flag or a
+#: retraction); reviews are only ever appended.
+_LATEST_REVIEW = (
+    "(SELECT r.action FROM reviews AS r WHERE r.plan_id = o.plan_id ORDER BY r.seq DESC LIMIT 1)"
+)
 _COLUMNS = (
     "p.plan_id, p.plan_json, p.registered_at, o.analysis_json, o.lift, o.lift_se, o.excluded, "
-    "o.recorded_at"
+    f"o.recorded_at, o.flag, {_LATEST_REVIEW}"
+)
+#: An outcome counts as evidence when it has a lift, no retraction as its latest review, and
+#: either no flag or a confirmation.
+_COUNTED = (
+    f"o.excluded IS NULL AND (({_LATEST_REVIEW}) = 'confirm' OR "
+    f"(({_LATEST_REVIEW}) IS NULL AND o.flag IS NULL))"
 )
 _FROM = " FROM plans AS p LEFT JOIN outcomes AS o ON o.plan_id = p.plan_id"
 _SELECT = f"SELECT {_COLUMNS}{_FROM}"
@@ -203,8 +236,11 @@ def _experiment(row: _Row) -> Experiment:
             lift_type=item.lift_type if item is not None else "relative",
             lift=row.lift,
             lift_se=row.lift_se,
-            in_evidence=row.excluded is None,
+            in_evidence=row.excluded is None
+            and (row.review == "confirm" or (row.review is None and row.flag is None)),
             excluded=cast("Exclusion | None", row.excluded),
+            flag=cast("Flag | None", row.flag),
+            review=cast("ReviewAction | None", row.review),
             recorded_at=row.recorded_at,
         )
     return Experiment(
@@ -249,9 +285,18 @@ class ExperimentStore:
     operation opens the file afresh. ``timeout`` is the busy timeout in seconds.
     """
 
-    def __init__(self, path: Path | str | None = None, *, timeout: float = DEFAULT_BUSY_TIMEOUT):
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        timeout: float = DEFAULT_BUSY_TIMEOUT,
+        max_plans: int = DEFAULT_MAX_PLANS,
+    ):
         if not timeout > 0.0:
             raise InvalidValueError("timeout", "must be a number of seconds above 0", timeout)
+        if max_plans < 1:
+            raise InvalidValueError("max_plans", "must be at least 1", max_plans)
+        self.max_plans = max_plans
         self._path = Path(path) if path is not None else None
         self.timeout = timeout
         self._lock = threading.Lock()
@@ -477,7 +522,7 @@ class ExperimentStore:
         rows = connection.execute(
             "SELECT p.plan_id, p.intervention_id, p.category, o.lift, o.lift_se "
             "FROM outcomes AS o JOIN plans AS p ON p.plan_id = o.plan_id "
-            "WHERE o.excluded IS NULL ORDER BY p.seq"
+            f"WHERE {_COUNTED} ORDER BY p.seq"
         ).fetchall()
         return [LiftRecord(row[0], row[1], row[2], float(row[3]), float(row[4])) for row in rows]
 
@@ -519,7 +564,12 @@ class ExperimentStore:
             check_plan(plan), intervention_id, creator_id, category, measured_as
         )
         content = canonical(resolved.model_dump(mode="json"))
-        ident = check_plan_id(plan_id) if plan_id is not None else f"exp-{digest(content)[:16]}"
+        check_plan_size(content)
+        ident = (
+            check_new_plan_id(plan_id)
+            if plan_id is not None
+            else f"{DERIVED_PREFIX}{digest(content)[:16]}"
+        )
         with self._session() as connection:
             with self._transaction(connection):
                 row = connection.execute(
@@ -531,6 +581,7 @@ class ExperimentStore:
                         raise plan_conflict(ident, stored, resolved)
                     created = False
                 else:
+                    self._check_quota(connection)
                     self._insert_plan(connection, ident, resolved, content)
                     created = True
             experiment = self._get(connection, ident)
@@ -551,7 +602,16 @@ class ExperimentStore:
             (plan_id, plan.intervention_id, plan.creator_id, plan.category, content, now()),
         )
 
-    def _plan_of(self, plan_id: object) -> tuple[str, RegisteredPlan]:
+    def _check_quota(self, connection: sqlite3.Connection) -> None:
+        held = int(connection.execute("SELECT COUNT(*) FROM plans").fetchone()[0])
+        if held >= self.max_plans:
+            raise self._error(
+                f"is full: it holds {held} plans, its quota",
+                "ask the operator to archive the file and start a new one (set CREATOR_KPI_DB), "
+                "or to raise the quota",
+            )
+
+    def plan_of(self, plan_id: object) -> tuple[str, RegisteredPlan]:
         """The registered plan under ``plan_id`` (refused when there is none)."""
         ident = check_plan_id(plan_id)
         if not self.path.exists():  # an unknown plan must not create the store
@@ -561,58 +621,41 @@ class ExperimentStore:
             raise unknown_plan(ident)
         return ident, experiment.plan
 
+    def analyze(
+        self,
+        plan_id: str,
+        arms: Sequence[Mapping[str, object] | Arm],
+        *,
+        guardrails: Sequence[object] | None = None,
+    ) -> AbTestAnalysis:
+        """Read a registered plan's experiment as planned, at any time (nothing is stored)."""
+        ident, plan = self.plan_of(plan_id)
+        return analyze_planned(plan, ident, arms, guardrails)
+
     def record_outcome(
         self,
         plan_id: str,
-        arms: Sequence[Mapping[str, object] | ProportionArm | MeanArm],
+        arms: Sequence[Mapping[str, object] | Arm],
         *,
-        correction: Correction = "holm",
+        guardrails: Sequence[object] | None = None,
+        correction: object = None,
     ) -> RecordedOutcome:
-        """Analyse and keep a plan's outcome (idempotent by content; see the module docstring)."""
-        ident, plan = self._plan_of(plan_id)
-        # 1. the analysis, as planned: a fixed-horizon plan is read once, at its full sample
-        kind = plan.arm_kind
-        check_arm_count(arms, plan, ident)
-        analysis = analyze_ab_test(
-            kind,
-            arms,
-            correction=correction,
-            planned_allocation=plan.allocation,
-            planned_n_per_arm=plan.n_per_arm,
-            alpha=plan.alpha,
-        )
-        if analysis.peeking_warning is not None:
-            raise InvalidValueError(
-                "arms",
-                "must reach the plan's sample in every arm "
-                f"({' / '.join(str(n) for n in plan.n_per_arm)}; got "
-                f"{' / '.join(str(n) for n in analysis.units_per_arm)})",
-                None,
-                "record_outcome keeps the final read of a fixed-horizon test; use "
-                "analyze_ab_test for an interim look",
-            )
-        # 2. the lift it measured, as evidence counts it (or why it does not count)
-        records = arm_records(kind, arms)
-        item = load_interventions().get(plan.intervention_id)
-        reading = (
-            read_lift(
-                item,
-                arm_summaries(kind, records),
-                complement=plan.measured_as != plan.primary_metric,
-                primary_metric=plan.primary_metric,
-                srm_alarm=analysis.srm_alarm,
-            )
-            if item is not None
-            else None
-        )
-        # 3. kept once (the same arms again change nothing), then the evidence it feeds
+        """Analyse a plan's outcome as planned and keep it (idempotent by content; see the
+        module docstring and :mod:`~kpi_core.experiments.outcomes`). ``correction`` may only
+        repeat the plan's."""
+        ident, plan = self.plan_of(plan_id)
+        if correction is not None:
+            check_settings(plan, ident, {"correction": correction}, {})
+        read = read_outcome(plan, ident, arms, guardrails)
         with self._session() as connection:
-            created = self._insert_outcome(connection, ident, canonical(records), analysis, reading)
+            created = self._insert_outcome(
+                connection, ident, canonical(read.records), read.analysis, read.reading
+            )
             experiment = self._get(connection, ident)
             records_now = self._lift_records(connection)
         assert experiment is not None  # registered, checked above
         evidence = blend_evidence(records_now, category=plan.category).get(plan.intervention_id)
-        return _recorded(ident, created, experiment, analysis, evidence)
+        return _recorded(ident, created, experiment, read.analysis, evidence)
 
     def _insert_outcome(
         self,
@@ -633,14 +676,14 @@ class ExperimentStore:
                         "arms",
                         f"differ from the outcome already recorded for plan {ident}",
                         None,
-                        "a plan is read once, at its fixed horizon: register a new plan "
-                        "to run the test again",
+                        "a plan is read once, at its end: register a new plan to run the test "
+                        "again (an operator can retract this outcome)",
                     )
                 return False
             connection.execute(
                 "INSERT INTO outcomes (plan_id, arms_json, arms_hash, analysis_json, "
-                "verdict, lift, lift_se, excluded, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "verdict, lift, lift_se, excluded, recorded_at, flag) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     ident,
                     arms_json,
@@ -651,9 +694,69 @@ class ExperimentStore:
                     None if reading is None else reading.se,
                     "unknown_intervention" if reading is None else reading.excluded,
                     now(),
+                    None if reading is None else reading.flag,
                 ),
             )
             return True
+
+    def review_outcome(self, plan_id: str, action: ReviewAction, reason: str) -> OutcomeReview:
+        """An operator's retraction or confirmation of a recorded outcome (appended, never
+        deleted; the latest decides whether the outcome counts as evidence)."""
+        ident, plan = self.plan_of(plan_id)
+        if action not in ("retract", "confirm"):
+            raise InvalidValueError("action", "must be 'retract' or 'confirm'", action)
+        because = check_reason(reason)
+        with self._session() as connection:
+            with self._transaction(connection):
+                if (
+                    connection.execute(
+                        "SELECT 1 FROM outcomes WHERE plan_id = ?", (ident,)
+                    ).fetchone()
+                    is None
+                ):
+                    raise InvalidValueError(
+                        "plan_id",
+                        "has no recorded outcome to review",
+                        ident,
+                        "record_outcome first",
+                    )
+                connection.execute(
+                    "INSERT INTO reviews (plan_id, action, reason, reviewed_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (ident, action, because, now()),
+                )
+            experiment = self._get(connection, ident)
+            records_now = self._lift_records(connection)
+        assert experiment is not None
+        assert experiment.outcome is not None
+        evidence = blend_evidence(records_now, category=plan.category).get(plan.intervention_id)
+        review = OutcomeReview(
+            summary="",
+            plan_id=ident,
+            action=action,
+            reason=because,
+            in_evidence=experiment.outcome.in_evidence,
+            evidence=evidence,
+        )
+        summary = render("experiments_review.txt.j2", review=review, plan=plan)
+        return review.model_copy(update={"summary": summary})
+
+
+def read_experiment(arguments: Mapping[str, object], store: ExperimentStore) -> AbTestAnalysis:
+    """What the ``analyze_ab_test`` tool does: analyse the arguments as given, or, with a
+    ``plan_id``, as the registered plan says (its settings may then be omitted, not changed)."""
+    values = dict(arguments)
+    plan_id = values.pop("plan_id", None)
+    if plan_id is None:
+        if values.get("metric_kind") is None:
+            raise InvalidValueError(
+                "metric_kind", "is required (or give the plan_id of a registered plan)", None
+            )
+        return analyze_ab_test(**values)  # pyright: ignore[reportArgumentType]
+    defaults = {name: field.default for name, field in AnalysisRequest.model_fields.items()}
+    ident, plan = store.plan_of(plan_id)
+    check_settings(plan, ident, values, defaults)
+    return analyze_planned(plan, ident, values.get("arms"), values.get("guardrails"))
 
 
 def _recorded(
