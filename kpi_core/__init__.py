@@ -6,13 +6,14 @@ No MCP, no I/O at import, no global mutable state. The public entry points::
     result = score({"gmv": 12000, "conversion_rate": 0.035}, weighting="tiered")
     table = score_frame(dataframe, weighting="equal")
 
-The experiment maths is in ``kpi_core.abtest`` (``design_ab_test``, ``analyze_ab_test``), the
-weighting comparison in ``kpi_core.compare``, the experiment store in ``kpi_core.store``.
+The experiment maths, store and evidence are the package ``kpi_core.experiments``
+(``design.design_ab_test``, ``analysis.analyze_ab_test``, ``store.ExperimentStore``), the
+weighting comparison is in ``kpi_core.compare``.
 """
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
 from kpi_core.cohort import CohortResult, score_cohort
-from kpi_core.diagnose import Diagnosis, diagnose
+from kpi_core.diagnosis import Diagnosis, diagnose
 from kpi_core.errors import (
     ConfigurationError,
     ConflictingValuesError,
@@ -26,7 +27,7 @@ from kpi_core.errors import (
     WeightingError,
 )
 from kpi_core.metrics import CreatorMetrics, parse_metrics
-from kpi_core.recommend import Recommendations, recommend
+from kpi_core.recommendations import Recommendations, recommend
 from kpi_core.scoring import KpiResult, MetricComponent, ScoreResult, score, score_frame
 from kpi_core.weights import Weighting, resolve_weighting
 

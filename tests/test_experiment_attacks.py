@@ -17,7 +17,7 @@ from kpi_core.errors import InvalidValueError, KpiError, StoreError
 from kpi_core.experiments.design import design_ab_test
 from kpi_core.experiments.plans import MAX_PAGE_SIZE, MAX_PLAN_BYTES
 from kpi_core.experiments.store import ExperimentStore
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from server import build_server
 from tests.cases import REALISTIC
 from tests.conftest import ROOT

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from kpi_core.experiments.store import ExperimentStore
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from server import build_server
 from tests.cases import REALISTIC
 from tools._config import ServerConfig

@@ -1,7 +1,7 @@
 """Evidence from recorded experiments: each intervention's measured lifts, blended with its prior.
 
-Pure functions over plain records (the store reads them; :mod:`kpi_core.recommend` consumes the
-figures as ``evidence=``, so nothing here imports advice). Nothing here does I/O.
+Pure functions over plain records (the store reads them; :mod:`kpi_core.recommendations`
+consumes the figures as ``evidence=``, so nothing here imports advice). Nothing here does I/O.
 
 **One experiment, one lift.** A recorded outcome becomes one lift of the intervention's target
 metric, in the catalogue's terms (:func:`read_lift`): for ``lift_type = "relative"`` the relative
