@@ -566,7 +566,7 @@ BAD_DESIGNS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("unknown method", {**PROPORTION, "method": "bayesian"}, "method"),
     ("unknown metric kind", {**PROPORTION, "metric_kind": "rate"}, "metric_kind"),
-    ("ratio per creator", {**MEAN, "metric_kind": "ratio", "unit": "creator"}, "metric_kind"),
+    ("cohens_h on a ratio", {**MEAN, "metric_kind": "ratio", "method": "cohens_h"}, "method"),
     (
         "negative sequential tuning",
         {**PROPORTION, "sequential": True, "sequential_tuning": -1},

@@ -228,7 +228,7 @@ def test_a_ratio_metric_is_designed_with_its_delta_method_sd() -> None:
     plan = design_ab_test("ratio", 0.05, baseline_sd=0.03, mde=0.05, daily_units=1000)
     z = float(module("scipy.stats").norm.ppf(0.975) + module("scipy.stats").norm.ppf(0.8))
     assert plan.n_per_arm == [math.ceil(2 * z**2 * 0.03**2 / 0.0025**2)] * 2
-    assert "ratio of per-viewer sums" in plan.hypothesis
+    assert "a ratio of sums over viewers" in plan.hypothesis
 
 
 # --------------------------------------------------------------------------------------------

@@ -238,3 +238,25 @@ def test_the_store_path_comes_from_creator_kpi_db() -> None:
         Path.home() / "kpi.sqlite3"
     )
     assert ServerConfig.from_env({}).store_path is None
+
+
+async def test_the_readmes_cuped_and_ratio_examples_are_what_the_tools_answer() -> None:
+    """bench/readme_experiments.py runs both examples through the client; every line the README
+    quotes from their answers must be an answer line of that run (so the figures are the code's)."""
+    from bench.readme_experiments import examples
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    found = await examples()
+    quoted = {
+        "cuped": ("design", 3, "register", 0, "record", 1, "record", 4, "record", 5),
+        "ratio": ("design", 3, "register", 0, "record", 1, "record", 4, "record", 5),
+    }
+    for name, picks in quoted.items():
+        for part, line in zip(picks[::2], picks[1::2], strict=True):
+            text = found[name][str(part)].splitlines()[int(line)]
+            assert text in readme, (name, part, text)
+        assert (
+            found[name]["evidence_after"] == "based on 1 recorded experiment (same category: food)"
+        )
+        assert found[name]["evidence_before"] == "a team assumption, not yet measured"
+    assert '"cuped_correlation": 0.9' in found["cuped"]["design_arguments"]

@@ -797,10 +797,10 @@ def test_a_plan_the_analysis_cannot_honour_is_refused_at_registration(store: Any
     with pytest.raises(InvalidValueError) as caught:
         store.register_experiment(plan, PIN)
     assert caught.value.field == "plan.method"
-    ratio = {**VIEWER_PLAN.model_dump(), "unit": "time_block", "metric_kind": "ratio"}
+    proportion = {**VIEWER_PLAN.model_dump(), "method": "relative_lift", "baseline": -0.1}
     with pytest.raises(InvalidValueError) as refused:
-        store.register_experiment(ratio, PIN)
-    assert refused.value.field == "plan.metric_kind"
+        store.register_experiment(proportion, PIN)
+    assert refused.value.field == "plan.baseline"
 
 
 def test_an_interim_look_at_a_registered_plan_uses_its_settings(store: Any) -> None:

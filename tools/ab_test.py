@@ -30,7 +30,7 @@ READ_ONLY = ToolAnnotations(
 DESIGN_DESCRIPTION = """Plan an A/B test: sample size per arm, duration, SRM check, feasibility.
 
 For a `proportion` (a rate such as conversion_rate, as a fraction: 2% is 0.02), a `mean` (give
-`baseline_sd`) or a `ratio` of per-viewer sums such as GMV per viewer (baseline_sd: its
+`baseline_sd`) or a `ratio` of sums over the units such as GMV per order (baseline_sd: its
 delta-method sd per unit, which analyze_ab_test reports as unit_sd). `mde` is the smallest lift
 worth detecting: relative to the baseline by default (0.1 = +10%), or absolute with mde_type
 "absolute". `unit` says what is randomised: "viewer"

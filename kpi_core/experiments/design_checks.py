@@ -134,14 +134,6 @@ def _check_spread(
 ) -> tuple[float, list[str]]:
     """2. The spread between units (0 for a binomial plan), with a note if it was ignored."""
     binomial = kind == "proportion" and unit == "viewer"
-    if kind == "ratio" and unit != "viewer":
-        raise ExperimentError(
-            "metric_kind",
-            f"must be 'mean' for unit {unit!r}: a ratio metric is analysed per viewer (its "
-            "numerator and denominator summed over each arm's viewers)",
-            kind,
-            f"for a {unit} experiment take each {unit}'s ratio as a mean",
-        )
     if request.baseline_sd is None:
         if binomial:
             return 0.0, []
@@ -436,8 +428,6 @@ def check_plan_settings(request: DesignRequest) -> None:
             method,
             "plan it again with design_ab_test",
         )
-    if kind == "ratio" and unit != "viewer":
-        raise ExperimentError("metric_kind", f"must be 'mean' for unit {unit!r}", kind)
     if method == "relative_lift" and not request.baseline > 0.0:
         raise ExperimentError(
             "baseline", "must be above 0 for method 'relative_lift'", request.baseline

@@ -135,9 +135,11 @@ class RegisteredPlan(ExperimentPlan):
 
     @property
     def arm_kind(self) -> MetricKind:
-        """How arms are recorded: a viewer-level plan in its own kind (counts for a proportion,
-        sums for a ratio), any other unit as per-unit means."""
-        return self.metric_kind if self.unit == "viewer" else "mean"
+        """How arms are recorded: a ratio as per-arm sums over its units (viewers, creators or
+        blocks), a viewer-level proportion as counts, anything else as per-unit means."""
+        if self.metric_kind == "ratio" or self.unit == "viewer":
+            return self.metric_kind
+        return "mean"
 
     @property
     def improvement(self) -> Direction:

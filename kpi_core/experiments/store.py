@@ -32,6 +32,10 @@ version ``i`` to ``i + 1``, applied in one transaction on first use)::
               lift REAL, lift_se REAL        in the intervention's lift type; NULL if not counted
               excluded TEXT                  why it does not count (evidence.Exclusion)
               recorded_at TEXT
+              flag TEXT                      (version 2) a lift that waits for confirmation
+    reviews   seq INTEGER PRIMARY KEY        (version 2) an operator's retractions and
+              plan_id -> outcomes            confirmations, appended and never deleted; the
+              action, reason, reviewed_at    latest decides whether the outcome counts
 
 A file whose ``user_version`` is above :data:`SCHEMA_VERSION` (written by a newer release) is
 refused and left untouched.
@@ -43,8 +47,10 @@ name the plan instead (``plan_id="spring-pin-test"``): the same id with the same
 same registration; with a different primary metric, MDE or sample size (or any other difference)
 it is refused, because a registered plan is immutable. **Outcomes** are idempotent by content: the
 same arms recorded again change nothing; different arms for a plan that has its outcome are
-refused (a fixed-horizon test is read once, at the end; arms short of the planned sample are
-refused for the same reason: ``analyze_ab_test`` is the tool for an interim look).
+refused (a test is read once, at its end: a fixed-horizon plan's arms must reach the planned
+sample, a sequential plan's must have decided; ``analyze_ab_test`` is the tool for an interim
+look). A caller's own ``plan_id`` may not start with ``exp-``, a plan is at most
+``MAX_PLAN_BYTES`` as stored, and a store holds at most ``max_plans`` plans.
 """
 
 from __future__ import annotations
