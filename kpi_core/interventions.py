@@ -20,6 +20,8 @@ from typing import Any, Literal, cast, get_args
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
 from kpi_core.errors import ConfigurationError
+from kpi_core.experiments.args import UNITS, LiftRange, LiftType
+from kpi_core.experiments.args import Unit as ExperimentUnit
 from kpi_core.funnel import DOWNSTREAM
 
 __all__ = [
@@ -39,13 +41,10 @@ __all__ = [
 ]
 
 Effort = Literal["low", "medium", "high"]
-LiftType = Literal["relative", "points"]
 Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
-ExperimentUnit = Literal["viewer", "creator", "time_block"]
 
 EFFORTS: tuple[Effort, ...] = get_args(Effort)
 OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
-UNITS: tuple[ExperimentUnit, ...] = get_args(ExperimentUnit)
 MIN_INTERVENTIONS = 25
 MAX_GUARDRAILS = 5
 
@@ -101,15 +100,6 @@ class Precondition:
         if other is None:
             return False
         return _COMPARE[self.op](value, other)
-
-
-@dataclass(frozen=True, slots=True)
-class LiftRange:
-    """Expected change of the target metric in its better direction (see ``lift_type``)."""
-
-    low: float
-    mid: float
-    high: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,13 +34,13 @@ what the caller must still supply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
 from kpi_core.diagnosis import metric_sentence
 from kpi_core.errors import InvalidValueError
+from kpi_core.experiments.args import AbTestArgs, Direction
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
@@ -77,9 +77,6 @@ MIN_UPLIFT = 1e-9
 MAX_SCOPE_CHARS = 80
 
 _RESULT_CONFIG = ConfigDict(frozen=True)
-
-MetricKind = Literal["proportion", "mean"]
-MdeType = Literal["relative", "absolute"]
 
 
 class InterventionEvidence(BaseModel):
@@ -132,30 +129,6 @@ class LiftEvidence(BaseModel):
     text: str
 
 
-class AbTestArgs(BaseModel):
-    """Exactly the keyword arguments of ``design_ab_test``, plus what is still missing."""
-
-    model_config = _RESULT_CONFIG
-
-    metric_kind: MetricKind
-    baseline: float | None
-    baseline_sd: float | None
-    mde: float | None
-    mde_type: MdeType
-    alpha: float
-    power: float
-    sides: Literal[1, 2]
-    arms: int
-    allocation: list[float]
-    unit: ExperimentUnit
-    daily_units: float | None
-    available_units: int | None
-    block_days: int | None
-    cuped_correlation: float | None
-    method: Literal["pooled", "cohens_h", "evan_miller", "relative_lift"]
-    missing: list[str] = Field(description="Arguments the caller must still supply.")
-
-
 class ExperimentInfo(BaseModel):
     """What the experiment measures (for ``design_ab_test``'s primary_metric and guardrails)."""
 
@@ -163,9 +136,7 @@ class ExperimentInfo(BaseModel):
 
     primary_metric: str
     measured_as: str = Field(description="The metric, or '1 - metric' for a lower-is-better rate.")
-    direction: Literal["increase", "decrease"] = Field(
-        description="The hoped-for change of primary_metric itself."
-    )
+    direction: Direction = Field(description="The hoped-for change of primary_metric itself.")
     guardrails: list[str]
     allowed_units: list[ExperimentUnit]
 

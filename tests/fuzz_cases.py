@@ -58,9 +58,9 @@ from mcp.types import CallToolResult, TextContent
 from mcp.types import Tool as ListedTool
 
 from kpi_core import KPI_IDS
-from kpi_core.abtest import design_ab_test
 from kpi_core.catalogue import load_catalogue
 from kpi_core.errors import field_name, truncate
+from kpi_core.experiments.design import design_ab_test
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 
 __all__ = [

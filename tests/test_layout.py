@@ -34,22 +34,13 @@ LONG_FUNCTIONS: dict[str, str] = {}
 
 #: Violations present when the rules were written; each entry goes when its fix lands.
 KNOWN: set[str] = {
-    "adapter: tools.recommend imports tools.experiments",
-    "adapter: tools.scorecard imports tools.experiments",
-    "size: kpi_core.abtest has 1372 lines",
     "size: kpi_core.compare has 1648 lines",
-    "size: kpi_core.store has 1001 lines",
 }
 
 #: Functions past MAX_FUNCTION_LINES when the rule was written, to be split (not excused).
 KNOWN_LONG: set[str] = {
-    "kpi_core.abtest:_validate_design",
-    "kpi_core.abtest:analyze_ab_test",
-    "kpi_core.abtest:design_ab_test",
     "kpi_core.compare:compare_cohort",
     "kpi_core.compare:compare_single",
-    "kpi_core.store:ExperimentStore.record_outcome",
-    "tools.ab_test:build_design",
     "tools.compare_weighting:build",
 }
 
@@ -255,14 +246,7 @@ def test_each_literal_type_is_written_once() -> None:
 
 
 #: Literal value sets written more than once when the rule was written (to be emptied).
-KNOWN_LITERALS: set[str] = {
-    "1, 2",
-    "absolute, relative",
-    "bonferroni, holm, none",
-    "cohens_h, evan_miller, pooled, relative_lift",
-    "creator, time_block, viewer",
-    "mean, proportion",
-}
+KNOWN_LITERALS: set[str] = set()
 
 
 def test_each_public_class_name_names_one_class() -> None:
