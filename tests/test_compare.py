@@ -7,6 +7,7 @@ import importlib
 import itertools
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -18,19 +19,18 @@ from hypothesis import strategies as st
 
 from kpi_core import KPI_IDS, KpiError, load_catalogue, resolve_weighting, score, score_frame
 from kpi_core.compare import (
-    CohortComparison,
-    _Centred,
-    _descending,
-    _discounts,
-    _Ranker,
-    _top_k_dcg,
+    WeightingComparison,
     average_ranks,
     compare_cohort,
     compare_single,
+    compare_weighting,
     ndcg_at_k,
     percentile_gains,
     spearman,
 )
+from kpi_core.compare.ranks import Centred, Ranker, descending, discounts, top_k_dcg
+from kpi_core.demo import demo_cohort_rows
+from kpi_core.files import FileAccess
 from tests.cases import REALISTIC
 
 FloatArray = npt.NDArray[np.float64]
@@ -105,15 +105,15 @@ def test_resample_statistics_from_draw_counts_equal_those_of_the_expanded_resamp
         counts = np.bincount(rng.integers(0, 60, 60), minlength=60).astype(np.intp)
         weights = counts.astype(np.float64)
         expanded = np.repeat(np.arange(60), counts)
-        ranks = _Ranker.of(scores).ranks(weights)
+        ranks = Ranker.of(scores).ranks(weights)
         np.testing.assert_allclose(ranks[expanded], _scipy_rankdata(scores[expanded]), atol=1e-12)
-        rho = _Centred.of(ranks, weights).correlation(
-            _Centred.of(_Ranker.of(outcome).ranks(weights), weights)
+        rho = Centred.of(ranks, weights).correlation(
+            Centred.of(Ranker.of(outcome).ranks(weights), weights)
         )
         assert rho == pytest.approx(_scipy_spearman(scores[expanded], outcome[expanded]))
-        discounts = _discounts(7)
-        ndcg = _top_k_dcg(_descending(scores), counts, gains, discounts) / _top_k_dcg(
-            _descending(gains), counts, gains, discounts
+        positions = discounts(7)
+        ndcg = top_k_dcg(descending(scores), counts, gains, positions) / top_k_dcg(
+            descending(gains), counts, gains, positions
         )
         assert ndcg == pytest.approx(ndcg_at_k(scores[expanded], gains[expanded], 7))
 
@@ -134,15 +134,18 @@ def test_single_creator_scores_match_score_creator_and_drivers_sum_to_each_diffe
     metrics = REALISTIC["beauty_micro"]
     custom = _custom_weights()
     result = compare_single(metrics, ["tiered", "equal", custom])
+    assert result.mode == "single"
     assert [item.name for item in result.schemes] == ["tiered", "equal", "custom"]
+    assert [item.scheme for item in result.breakdown] == ["tiered", "equal", "custom"]
     assert result.reference == "tiered"
-    for item, weighting in zip(result.schemes, ["tiered", "equal", custom], strict=True):
+    (creator,) = result.scores
+    assert creator.creator_id == "@glowwithmia"
+    for item, weighting in zip(result.breakdown, ["tiered", "equal", custom], strict=True):
         expected = score(metrics, weighting)
-        assert item.overall_score == pytest.approx(expected.overall_score, abs=1e-12)
+        assert creator.scores[item.scheme] == pytest.approx(expected.overall_score, abs=1e-12)
         assert item.band == expected.band
         assert item.coverage == pytest.approx(expected.coverage, abs=1e-12)
-        assert result.scores[item.name] == item.overall_score
-        if item.name == "tiered":
+        if item.scheme == "tiered":
             assert item.difference == 0.0
             assert item.drivers == []
             continue
@@ -401,7 +404,7 @@ def _noisy_cohort(size: int = 300, seed: int = 5) -> pd.DataFrame:
 def test_bootstrap_intervals_contain_the_point_estimates_and_repeat_exactly_for_a_seed() -> None:
     frame = _noisy_cohort()
 
-    def run(seed: int) -> CohortComparison:
+    def run(seed: int) -> WeightingComparison:
         schemes = ["tiered", "equal", "fitted"]
         return compare_cohort(frame, schemes, outcome="next_gmv", n_boot=100, seed=seed)
 
@@ -558,8 +561,7 @@ def test_the_guard_checks_dataframes_too_and_lets_next_gmv_through() -> None:
 def test_the_demo_cohort_measures_tiered_against_equal_with_an_interval() -> None:
     """The demo cohort (synthetic; period-1 metrics, next_gmv from period 2) passes the guard:
     next_gmv is the next period's GMV, not this period's. next_orders is listed as ignored."""
-    demo = pytest.importorskip("kpi_core.demo")
-    rows = cast("list[dict[str, object]]", demo.demo_cohort_rows())
+    rows = demo_cohort_rows()
     result = compare_cohort(rows, ["equal", "tiered", "fitted"], outcome="next_gmv", n_boot=100)
     assert result.count == len(rows)
     assert result.ignored_fields == ["next_orders"]
@@ -569,3 +571,18 @@ def test_the_demo_cohort_measures_tiered_against_equal_with_an_interval() -> Non
         assert value is not None
     assert "tiered versus equal: Spearman" in result.summary
     assert any("out of sample" in note for note in result.notes)
+
+
+def test_a_per_video_file_is_refused_with_the_way_to_compare_it(tmp_path: Path) -> None:
+    videos = pd.DataFrame(
+        {"creator_id": ["a", "a", "b"], "video_id": ["v1", "v2", "v3"], "views": [10, 20, 30]}
+    )
+    videos.to_csv(tmp_path / "videos.csv", index=False)
+    with pytest.raises(KpiError) as caught:
+        compare_weighting(path="videos.csv", access=FileAccess.from_dirs([tmp_path]))
+    problem = caught.value.problems[0]
+    assert (problem.field, problem.rule) == (
+        "path",
+        "must hold one row per creator, not one per video",
+    )
+    assert "aggregate the videos per creator first" in problem.hint
