@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pytest
@@ -56,7 +56,7 @@ async def test_cohort_mode_reports_rank_quality_with_intervals_and_progress() ->
     expected = compare_cohort(rows, ["equal", "tiered"], "next_gmv", n_boot=100)
     assert data == expected.model_dump(mode="json")
     assert result.content[0].text == expected.summary  # type: ignore[union-attr]
-    assert [item["scheme"] for item in data["rank_quality"]] == ["equal", "tiered"]
+    assert [item["scheme"] for item in data["rank_quality"]] == ["equal", "tiered", "baseline"]
     assert data["differences"][0]["versus"] == "equal"
     for item in data["rank_quality"]:
         assert item["ci_low"] <= item["spearman"] <= item["ci_high"]
@@ -138,8 +138,39 @@ async def test_bad_comparison_arguments_name_the_field(
     assert text.startswith(f"compare_weighting was not run: {field}"), text
 
 
-def test_the_readme_quotes_the_demo_figure_the_tool_computes() -> None:
+def test_the_readme_quotes_the_demo_figures_the_tool_computes() -> None:
+    """Every quoted line: tiered against equal, and the baseline against both schemes."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     result = compare_cohort(demo_cohort_rows(), ["equal", "tiered"], "next_gmv")
-    line = next(text for text in result.summary.splitlines() if "tiered versus equal" in text)
-    assert line in readme
+    quoted = [
+        text
+        for text in result.summary.splitlines()
+        if text.startswith(
+            ("- tiered versus equal", "- baseline", "- equal ranks", "- tiered ranks")
+        )
+    ]
+    assert len(quoted) == 4
+    for line in quoted:
+        assert f"\n{line}\n" in readme
+
+
+async def test_an_outcome_tracking_gmv_is_refused_until_allow_persistent_outcome_is_given() -> None:
+    """gmv x 1.01 rounded to cents tracks gmv exactly in order (but is not proportional within
+    1e-9): refused by default with the option named; accepted with it, the warning in the
+    text and in the structured summary alike."""
+    rows = [
+        {**row, "later_gmv": round(float(cast("float", row["gmv"])) * 1.01 + 0.003, 2)}
+        for row in demo_cohort_rows()
+    ]
+    arguments: dict[str, Any] = {"creators": rows, "outcome": "later_gmv", "n_boot": 20}
+    async with Client(build_server()) as client:
+        refused = await client.call_tool("compare_weighting", arguments)
+        allowed = await client.call_tool(
+            "compare_weighting", {**arguments, "allow_persistent_outcome": True}
+        )
+    assert refused.is_error
+    assert "pass allow_persistent_outcome=true" in refused.content[0].text  # type: ignore[union-attr]
+    data = allowed.structured_content
+    assert data is not None
+    assert data["summary"] == allowed.content[0].text  # type: ignore[union-attr]
+    assert "Warning: later_gmv has rank correlation 1.0000 with gmv" in data["summary"]

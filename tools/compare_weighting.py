@@ -37,14 +37,53 @@ names ("tiered", "equal", "fitted") or objects of all 13 KPI weights; the first 
 period's outcome (such as "next_gmv"), each scheme's rank quality (Spearman and NDCG@k) comes with
 a bootstrap 95% interval, and each difference from the reference with its own interval; "fitted"
 fits non-negative weights summing to 1 to the outcome by cross-validation and reports them out of
-sample only. An outcome that is an input of the same period (gmv, total_revenue, or anything
-derived from the same period's metrics) is refused as circular. Progress is reported during the
-bootstrap. {UNITS_NOTE}"""
+sample only. Beside the schemes, the naive `baseline` ranking by the outcome's current value (gmv
+for next_gmv) is measured too, and the text says when a scheme ranks worse than it. The outcome
+must come from a later period: a same-period field, a score of this tool or a near copy of one
+(rank correlation past 0.99) is refused, as is a cohort under 10 creators; a stable cohort whose
+outcome tracks a same-period field may pass `allow_persistent_outcome` (a warning stays).
+Progress is reported during the bootstrap. {UNITS_NOTE}"""
 
 
 def _int(description: str, low: int, high: int) -> Any:
     """An integer argument whose bounds the input schema states (and the guard checks)."""
     return Field(description=description, ge=low, le=high, strict=True)
+
+
+_MetricsArg = Annotated[
+    dict[str, Any] | None,
+    SkipValidation,
+    Field(description="One creator's raw metrics (give this, creators or path)."),
+]
+_CreatorsArg = Annotated[
+    list[dict[str, Any]] | None,
+    SkipValidation,
+    Field(description="A cohort: metric objects, each may carry an outcome field."),
+]
+_PathArg = Annotated[
+    str | None,
+    Field(description="A CSV or Parquet file in an allowed directory.", max_length=4096),
+]
+_SchemesArg = Annotated[
+    list[SchemeName | dict[str, float]] | None,
+    SkipValidation,
+    Field(description="Scheme names or weight objects; the first is the reference."),
+]
+_OutcomeArg = Annotated[
+    str | None,
+    Field(description="Field holding the next period's outcome, e.g. next_gmv.", max_length=64),
+]
+_BaselineArg = Annotated[
+    str | None,
+    Field(
+        description="Field of the naive baseline ranking; default: gmv for next_gmv.",
+        max_length=64,
+    ),
+]
+_AllowPersistentArg = Annotated[
+    bool,
+    Field(description="Accept an outcome that tracks a same-period field past 0.99.", strict=True),
+]
 
 
 def _rows(creators: object) -> list[dict[str, Any]]:
@@ -58,31 +97,13 @@ def build(config: ServerConfig) -> Tool:
     async def compare_weighting_tool(
         ctx: Context,
         roots: RootsArg,
-        metrics: Annotated[
-            dict[str, Any] | None,
-            SkipValidation,
-            Field(description="One creator's raw metrics (give this, creators or path)."),
-        ] = None,
-        creators: Annotated[
-            list[dict[str, Any]] | None,
-            SkipValidation,
-            Field(description="A cohort: metric objects, each may carry an outcome field."),
-        ] = None,
-        path: Annotated[
-            str | None,
-            Field(description="A CSV or Parquet file in an allowed directory.", max_length=4096),
-        ] = None,
-        schemes: Annotated[
-            list[SchemeName | dict[str, float]] | None,
-            SkipValidation,
-            Field(description="Scheme names or weight objects; the first is the reference."),
-        ] = None,
-        outcome: Annotated[
-            str | None,
-            Field(
-                description="Field holding the next period's outcome, e.g. next_gmv.", max_length=64
-            ),
-        ] = None,
+        metrics: _MetricsArg = None,
+        creators: _CreatorsArg = None,
+        path: _PathArg = None,
+        schemes: _SchemesArg = None,
+        outcome: _OutcomeArg = None,
+        baseline: _BaselineArg = None,
+        allow_persistent_outcome: _AllowPersistentArg = False,
         k: Annotated[int, _int("Top-k for overlap and NDCG.", 1, MAX_K)] = 10,
         n_boot: Annotated[
             int, _int("Bootstrap resamples for intervals.", MIN_BOOT, MAX_BOOT)
@@ -108,6 +129,8 @@ def build(config: ServerConfig) -> Tool:
                 limit=limit,
                 offset=offset,
                 currency=currency,
+                baseline=baseline,
+                allow_persistent_outcome=allow_persistent_outcome,
                 progress=control.progress,
             )
             return ok_result(result.summary, result)

@@ -39,7 +39,12 @@ from kpi_core.compare.cohort import (
     compare_cohort,
 )
 from kpi_core.compare.comparison import compare_weighting
-from kpi_core.compare.guard import RANK_IDENTICAL, RECONSTRUCTIONS, Reconstruction
+from kpi_core.compare.guard import (
+    CIRCULAR_RANK,
+    MIN_OUTCOME_CREATORS,
+    RECONSTRUCTIONS,
+    Reconstruction,
+)
 from kpi_core.compare.models import (
     CreatorScores,
     Difference,
@@ -59,6 +64,7 @@ from kpi_core.compare.schemes import MAX_SCHEMES, SchemeArg, SchemeName
 from kpi_core.compare.single import compare_single
 
 __all__ = [
+    "CIRCULAR_RANK",
     "CI_LEVEL",
     "MAX_BOOT",
     "MAX_FOLDS",
@@ -70,7 +76,7 @@ __all__ = [
     "MIN_BOOT",
     "MIN_CREATORS",
     "MIN_FOLDS",
-    "RANK_IDENTICAL",
+    "MIN_OUTCOME_CREATORS",
     "RECONSTRUCTIONS",
     "CreatorScores",
     "Difference",

@@ -16,10 +16,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from kpi_core.catalogue import load_catalogue
-from kpi_core.compare.bootstrap import CI_LEVEL, Quality, measure_quality, optional
+from kpi_core.catalogue import KPI_IDS, load_catalogue
+from kpi_core.compare.baseline import (
+    BASELINE,
+    Baseline,
+    baseline_field,
+    baseline_values,
+    raw_field,
+)
+from kpi_core.compare.bootstrap import CI_LEVEL, measure_quality, optional
 from kpi_core.compare.fit import FIT_METHOD, FIT_TARGET, Fit, cross_validate
-from kpi_core.compare.guard import check_outcome_data, check_outcome_name
+from kpi_core.compare.guard import (
+    Tracking,
+    check_outcome_data,
+    check_outcome_name,
+    check_outcome_size,
+)
 from kpi_core.compare.load import Cohort, load_cohort
 from kpi_core.compare.models import (
     CreatorScores,
@@ -33,8 +45,16 @@ from kpi_core.compare.models import (
     WeightingComparison,
 )
 from kpi_core.compare.ranks import FloatArray, IntArray, descending, spearman
-from kpi_core.compare.schemes import KpiMatrix, Scheme, SchemeArg, as_dict, resolve_schemes
+from kpi_core.compare.schemes import (
+    NAMED_FIXED,
+    KpiMatrix,
+    Scheme,
+    SchemeArg,
+    as_dict,
+    resolve_schemes,
+)
 from kpi_core.errors import InvalidValueError
+from kpi_core.weights import resolve_weighting
 from prompts import render
 
 if TYPE_CHECKING:
@@ -108,6 +128,12 @@ def check_cohort_options(
     )
 
 
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValueError(field, "must be true or false", value)
+    return value
+
+
 def _note(code: str, **facts: object) -> str:
     return render("compare_note.txt.j2", code=code, **facts)
 
@@ -134,20 +160,23 @@ def _fixed_scores(cohort: Cohort, resolved: list[Scheme]) -> dict[str, FloatArra
     return scores
 
 
-def _kept_rows(cohort: Cohort) -> IntArray:
-    """The rows compared; fewer than MIN_CREATORS fails the call, naming the first reasons."""
+def _kept_rows(cohort: Cohort, outcome: str | None) -> IntArray:
+    """The rows compared; too few fails the call, naming the first reasons for rejection."""
     size = len(cohort.kpi_scores)
     keep = np.ones(size, dtype=bool)
     keep[list(cohort.rejected)] = False
     rows = np.flatnonzero(keep).astype(np.intp)
+    first = [f"row {row}: {'; '.join(why)}" for row, why in sorted(cohort.rejected.items())]
+    reasons = "; ".join(first[:3])[:300]
     if len(rows) < MIN_CREATORS:
-        first = [f"row {row}: {'; '.join(why)}" for row, why in sorted(cohort.rejected.items())]
         raise InvalidValueError(
             "creators",
             f"must contain at least {MIN_CREATORS} valid creators",
             f"{len(rows)} valid of {size}",
-            ("; ".join(first[:3]) or "give more creators")[:300],
+            reasons or "give more creators",
         )
+    if outcome is not None:
+        check_outcome_size(len(rows), size, reasons)
     return rows
 
 
@@ -162,6 +191,7 @@ class _Ranked:
     ranks: list[IntArray]
     outcome: FloatArray | None
     fit: Fit | None
+    baseline: Baseline | None
 
     @property
     def count(self) -> int:
@@ -181,6 +211,7 @@ def _rank(
     fixed: Mapping[str, FloatArray],
     rows: IntArray,
     fit: Fit | None,
+    baseline: Baseline | None,
 ) -> _Ranked:
     scores: list[FloatArray] = []
     weights: list[FloatArray] = []
@@ -200,6 +231,7 @@ def _rank(
         ranks=[_ordinal_ranks(column) for column in scores],
         outcome=None if cohort.outcome is None else cohort.outcome[rows],
         fit=fit,
+        baseline=baseline,
     )
 
 
@@ -238,6 +270,17 @@ def _rank_shift(ranked: _Ranked, scheme: int, k: int, creator_ids: list[str | No
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Quality:
+    """Rank quality of each scheme (and the baseline), with the paired differences."""
+
+    models: list[RankQuality]
+    differences: list[Difference]
+    """Each scheme after the reference minus the reference."""
+    baseline_differences: list[Difference]
+    """Each scheme minus the baseline."""
+
+
 def _quality(
     ranked: _Ranked,
     resolved: list[Scheme],
@@ -245,17 +288,30 @@ def _quality(
     n_boot: int,
     rng: np.random.Generator,
     progress: Callable[[float, float], None] | None,
-) -> tuple[list[RankQuality], list[Difference]]:
-    """Each scheme's rank quality and its difference from the reference (empty: no outcome)."""
+) -> _Quality:
+    """Each scheme's and the baseline's rank quality, and the paired differences (the same
+    resamples for all); empty without an outcome."""
     if ranked.outcome is None:
-        return [], []
-    quality: Quality = measure_quality(ranked.scores, ranked.outcome, k, n_boot, rng, progress)
+        return _Quality([], [], [])
+    rankings = list(ranked.scores)
+    names = list(ranked.names)
+    if ranked.baseline is not None:
+        rankings.append(ranked.baseline.values)
+        names.append(BASELINE)
+    quality = measure_quality(rankings, ranked.outcome, k, n_boot, rng, progress)
     models = [
-        quality.rank_quality(s, scheme.name, out_of_sample=scheme.kind == "fitted")
-        for s, scheme in enumerate(resolved)
+        quality.rank_quality(
+            s, name, out_of_sample=s < len(resolved) and resolved[s].kind == "fitted"
+        )
+        for s, name in enumerate(names)
     ]
-    differences = [quality.difference(s, 0, ranked.names) for s in range(1, len(resolved))]
-    return models, differences
+    differences = [quality.difference(s, 0, names) for s in range(1, len(resolved))]
+    versus_baseline: list[Difference] = []
+    if ranked.baseline is not None:
+        versus_baseline = [
+            quality.difference(s, len(resolved), names) for s in range(len(resolved))
+        ]
+    return _Quality(models, differences, versus_baseline)
 
 
 def _listed(
@@ -295,8 +351,9 @@ class _Measures:
 
     k: int
     shifts: list[RankShift]
-    quality: list[RankQuality]
-    differences: list[Difference]
+    quality: _Quality
+    tracked: list[Tracking]
+    """Same-period fields the outcome tracks past CIRCULAR_RANK (allowed by the caller)."""
 
 
 def _notes(
@@ -311,8 +368,12 @@ def _notes(
             notes.append(_note("fitted_fallback", folds=ranked.fit.fallback_folds))
         if ranked.fit.unweighted:
             notes.append(_note("fitted_unweighted", count=ranked.fit.unweighted))
-    if any(item.rel_ci_low is None for item in measures.differences):
+    if any(item.rel_ci_low is None for item in measures.quality.differences):
         notes.append(_note("relative_undefined", reference=ranked.names[0]))
+    if ranked.baseline is not None and ranked.baseline.missing:
+        notes.append(
+            _note("baseline_missing", field=ranked.baseline.field, count=ranked.baseline.missing)
+        )
     ignored = sorted(cohort.ignored)
     if ignored:
         notes.append(_note("ignored_fields", fields=ignored[:10], count=len(ignored)))
@@ -326,22 +387,57 @@ def _notes(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What the rankings are measured against: the outcome, the baseline's field, and whether
+    an outcome that tracks a same-period field is allowed."""
+
+    outcome: str | None
+    baseline: str | None
+    baseline_given: bool
+    allow_persistent: bool
+
+
+def _own_scores(
+    cohort: Cohort, resolved: list[Scheme], fixed: Mapping[str, FloatArray], kept: IntArray
+) -> dict[str, FloatArray]:
+    """The scores this tool computes for the kept creators, labelled: the overall score under
+    each fixed scheme of the call, under tiered and equal, and each KPI score."""
+    scores = {f"the {name} overall score": column[kept] for name, column in fixed.items()}
+    matrix = KpiMatrix.of(cohort.kpi_scores[kept])
+    for name in NAMED_FIXED:
+        if name not in fixed:
+            scores[f"the {name} overall score"] = matrix.overall(resolve_weighting(name).vector)
+    for position, kpi in enumerate(KPI_IDS):
+        scores[f"the {kpi} KPI score"] = cohort.kpi_scores[kept, position]
+    return scores
+
+
 def _measured(
     rows: Sequence[Mapping[str, object]] | pd.DataFrame,
     resolved: list[Scheme],
-    outcome: str | None,
+    target: _Target,
     folds: int,
     rng: np.random.Generator,
     currency: str | None,
-) -> tuple[Cohort, _Ranked]:
+) -> tuple[Cohort, _Ranked, list[Tracking]]:
     """Load the cohort, keep the creators that can be compared, check the outcome, rank."""
     catalogue = load_catalogue()
-    cohort = load_cohort(rows, outcome, currency, catalogue)
+    outcome = target.outcome
+    extra = raw_field(target.baseline, catalogue)
+    cohort = load_cohort(rows, outcome, currency, catalogue, extra=extra)
     fixed = _fixed_scores(cohort, resolved)
-    kept = _kept_rows(cohort)
+    kept = _kept_rows(cohort, outcome)
+    tracked: list[Tracking] = []
     if outcome is not None and cohort.outcome is not None:
-        columns = {name: column[kept] for name, column in cohort.columns.items()}
-        check_outcome_data(outcome, cohort.outcome[kept], columns, catalogue)
+        tracked = check_outcome_data(
+            outcome,
+            cohort.outcome[kept],
+            {name: column[kept] for name, column in cohort.columns.items()},
+            _own_scores(cohort, resolved, fixed, kept),
+            catalogue,
+            allow_persistent=target.allow_persistent,
+        )
     fitting = any(scheme.kind == "fitted" for scheme in resolved)
     if fitting and folds > len(kept):
         raise InvalidValueError(
@@ -350,7 +446,8 @@ def _measured(
     fit = None
     if fitting and cohort.outcome is not None:
         fit = cross_validate(cohort.kpi_scores[kept], cohort.outcome[kept], folds, rng)
-    return cohort, _rank(cohort, resolved, fixed, kept, fit)
+    baseline = baseline_values(target.baseline, target.baseline_given, cohort, kept, catalogue)
+    return cohort, _rank(cohort, resolved, fixed, kept, fit, baseline), tracked
 
 
 def _result(
@@ -358,10 +455,11 @@ def _result(
     ranked: _Ranked,
     resolved: list[Scheme],
     measures: _Measures,
-    outcome: str | None,
+    target: _Target,
     options: CohortOptions,
 ) -> WeightingComparison:
     """The comparison's result model, its summary rendered."""
+    quality = measures.quality
     summary = render(
         "compare_cohort_summary.txt.j2",
         count=ranked.count,
@@ -370,9 +468,13 @@ def _result(
         names=ranked.names,
         shifts=measures.shifts,
         k=measures.k,
-        outcome=outcome,
-        quality=measures.quality,
-        differences=measures.differences,
+        outcome=target.outcome,
+        quality=quality.models,
+        differences=quality.differences,
+        baseline=None if ranked.baseline is None else ranked.baseline.field,
+        baseline_tried=target.baseline,
+        versus_baseline=quality.baseline_differences,
+        tracked=measures.tracked,
         n_boot=options.n_boot,
     )
     schemes = [
@@ -392,9 +494,11 @@ def _result(
         breakdown=[],
         rank_shifts=measures.shifts,
         k=measures.k,
-        outcome=outcome,
-        rank_quality=measures.quality,
-        differences=measures.differences,
+        outcome=target.outcome,
+        baseline=None if ranked.baseline is None else ranked.baseline.field,
+        rank_quality=quality.models,
+        differences=quality.differences,
+        baseline_differences=quality.baseline_differences,
         ci_level=CI_LEVEL,
         n_boot=options.n_boot,
         seed=options.seed,
@@ -424,6 +528,8 @@ def compare_cohort(
     limit: int = 20,
     offset: int = 0,
     currency: str | None = None,
+    baseline: str | None = None,
+    allow_persistent_outcome: bool = False,
 ) -> WeightingComparison:
     """Rank a cohort under each scheme and, given ``outcome``, measure each ranking against it.
 
@@ -445,15 +551,21 @@ def compare_cohort(
     options = check_cohort_options(k, n_boot, seed, folds, limit, offset)
     if outcome is not None:
         outcome = check_outcome_name(outcome, load_catalogue())
+    target = _Target(
+        outcome,
+        baseline_field(outcome, baseline),
+        baseline is not None,
+        _flag("allow_persistent_outcome", allow_persistent_outcome),
+    )
     resolved = resolve_schemes(
         schemes, fitted_hint=None if outcome is not None else _FITTED_NEEDS_AN_OUTCOME
     )
     fold_rng, boot_rng = (
         np.random.default_rng(child) for child in np.random.SeedSequence(options.seed).spawn(2)
     )
-    cohort, ranked = _measured(rows, resolved, outcome, options.folds, fold_rng, currency)
+    cohort, ranked, tracked = _measured(rows, resolved, target, options.folds, fold_rng, currency)
     k_used = min(options.k, ranked.count)
     shifts = [_rank_shift(ranked, s, k_used, cohort.creator_ids) for s in range(1, len(resolved))]
-    quality, differences = _quality(ranked, resolved, k_used, options.n_boot, boot_rng, progress)
-    measures = _Measures(k_used, shifts, quality, differences)
-    return _result(cohort, ranked, resolved, measures, outcome, options)
+    quality = _quality(ranked, resolved, k_used, options.n_boot, boot_rng, progress)
+    measures = _Measures(k_used, shifts, quality, tracked)
+    return _result(cohort, ranked, resolved, measures, target, options)

@@ -70,6 +70,8 @@ def compare_weighting(
     limit: int = 20,
     offset: int = 0,
     currency: str | None = None,
+    baseline: str | None = None,
+    allow_persistent_outcome: bool = False,
     progress: Callable[[float, float], None] | None = None,
 ) -> WeightingComparison:
     """Compare weighting schemes for one creator (``metrics``), a cohort (``creators``) or a
@@ -77,7 +79,8 @@ def compare_weighting(
 
     ``schemes`` defaults to tiered then equal. One creator: :func:`compare_single` (the cohort
     options are still checked, so a bad value is the caller's error either way). A cohort:
-    :func:`compare_cohort` with every option.
+    :func:`compare_cohort` with every option, ``baseline`` and ``allow_persistent_outcome``
+    included.
     """
     source = _source(metrics, creators, path)
     chosen: Sequence[SchemeArg] = ("tiered", "equal") if schemes is None else schemes
@@ -104,4 +107,6 @@ def compare_weighting(
         limit=limit,
         offset=offset,
         currency=currency,
+        baseline=baseline,
+        allow_persistent_outcome=allow_persistent_outcome,
     )

@@ -42,6 +42,8 @@ class Cohort:
     columns: dict[str, FloatArray]
     rejected: dict[int, list[str]]
     ignored: set[str]
+    #: The values of the extra field asked for (a baseline that is not a metric); NaN where absent.
+    extra: FloatArray | None = None
 
 
 def _outcome_value(value: object) -> float | None:
@@ -74,13 +76,18 @@ def _creator_id(value: object) -> str | None:
 
 
 def _from_mappings(
-    rows: Sequence[object], outcome: str | None, currency: str | None, catalogue: Catalogue
+    rows: Sequence[object],
+    outcome: str | None,
+    extra: str | None,
+    currency: str | None,
+    catalogue: Catalogue,
 ) -> Cohort:
     """Validate each row with parse_metrics (a bad row is rejected, not the call)."""
     known = {*catalogue.metrics, *catalogue.aliases}
     size = len(rows)
     columns: dict[str, FloatArray] = {}
     outcome_values = np.full(size, np.nan) if outcome is not None else None
+    extra_values = np.full(size, np.nan) if extra is not None else None
     creator_ids: list[str | None] = [None] * size
     rejected: dict[int, list[str]] = {}
     ignored: set[str] = set()
@@ -96,9 +103,12 @@ def _from_mappings(
             name = str(key)
             if name in known:
                 given[name] = value
-            elif name != outcome:
+            elif name not in (outcome, extra):
                 ignored.add(name[:MAX_NAME_CHARS])
         creator_ids[row_number] = _creator_id(given.get("creator_id"))
+        if extra_values is not None and extra is not None:
+            number = _outcome_value(fields.get(extra))
+            extra_values[row_number] = math.nan if number is None else number
         reasons: list[str] = []
         numeric: dict[str, float] = {}
         try:
@@ -126,6 +136,7 @@ def _from_mappings(
         columns=columns,
         rejected=rejected,
         ignored=ignored,
+        extra=extra_values,
     )
 
 
@@ -193,14 +204,28 @@ def _frame_numeric_columns(frame: pd.DataFrame, catalogue: Catalogue) -> dict[st
     return columns
 
 
+def _frame_extra(frame: pd.DataFrame, extra: str | None) -> FloatArray | None:
+    """The extra field's values as floats (NaN where not a finite number)."""
+    if extra is None:
+        return None
+    if extra not in frame.columns:
+        return np.full(len(frame), np.nan)
+    numbers = [_outcome_value(raw) for raw in _column(frame, extra).tolist()]
+    return np.array([math.nan if number is None else number for number in numbers])
+
+
 def _from_frame(
-    frame: pd.DataFrame, outcome: str | None, currency: str | None, catalogue: Catalogue
+    frame: pd.DataFrame,
+    outcome: str | None,
+    extra: str | None,
+    currency: str | None,
+    catalogue: Catalogue,
 ) -> tuple[Cohort, pd.DataFrame]:
     """The cohort of a DataFrame, and its scores (score_frame rejects bad rows)."""
     rejected: dict[int, list[str]] = {}
-    known = {*catalogue.metrics, *catalogue.aliases}
+    known = {*catalogue.metrics, *catalogue.aliases, outcome, extra}
     labels = [str(label) for label in frame.columns]
-    ignored = {label[:MAX_NAME_CHARS] for label in labels if label not in known | {outcome}}
+    ignored = {label[:MAX_NAME_CHARS] for label in labels if label not in known}
     outcome_values = None if outcome is None else _frame_outcome(frame, outcome, rejected)
     scored = score_frame(frame, on_invalid="reject", currency=currency)
     creator_ids: list[str | None] = [None] * len(frame)
@@ -217,6 +242,7 @@ def _from_frame(
         columns=_frame_numeric_columns(frame, catalogue),
         rejected=rejected,
         ignored=ignored,
+        extra=_frame_extra(frame, extra),
     )
     return cohort, scored
 
@@ -226,12 +252,16 @@ def load_cohort(
     outcome: str | None,
     currency: str | None,
     catalogue: Catalogue,
+    extra: str | None = None,
 ) -> Cohort:
-    """Validate, score once through the kernel (score_frame), and collect the rejected rows."""
+    """Validate, score once through the kernel (score_frame), and collect the rejected rows.
+
+    ``extra`` names one more field to read as numbers, without rejecting a row that lacks it.
+    """
     import pandas as pd
 
     if isinstance(rows, pd.DataFrame):
-        cohort, scored = _from_frame(rows, outcome, currency, catalogue)
+        cohort, scored = _from_frame(rows, outcome, extra, currency, catalogue)
     else:
         if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Sequence):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidValueError(
@@ -239,7 +269,7 @@ def load_cohort(
                 "must be a list of objects of metrics or a DataFrame",
                 type(rows).__name__,
             )
-        cohort = _from_mappings(rows, outcome, currency, catalogue)
+        cohort = _from_mappings(rows, outcome, extra, currency, catalogue)
         scored = score_frame(pd.DataFrame(cohort.columns, index=pd.RangeIndex(len(rows))))
     cohort.kpi_scores = np.column_stack(
         [_floats(_column(scored, f"{kpi}_score")) for kpi in KPI_IDS]

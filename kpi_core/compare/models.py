@@ -229,10 +229,16 @@ class WeightingComparison(BaseModel):
     k: int | None
     """A cohort: the k of top-k and NDCG@k (at most count)."""
     outcome: str | None
+    baseline: str | None
+    """The field of the naive baseline ranking (the outcome's current value, such as gmv for
+    next_gmv); None without an outcome or when no creator has that field."""
     rank_quality: list[RankQuality]
-    """A cohort with an outcome: one per scheme."""
+    """A cohort with an outcome: one per scheme, then one for the baseline (scheme
+    ``baseline``)."""
     differences: list[Difference]
-    """A cohort with an outcome: one per scheme after the reference."""
+    """A cohort with an outcome: one per scheme after the reference, against the reference."""
+    baseline_differences: list[Difference]
+    """A cohort with a baseline: one per scheme, against the baseline (versus ``baseline``)."""
     ci_level: float | None
     n_boot: int | None
     seed: int | None

@@ -23,6 +23,8 @@ from kpi_core.weights import Weighting, resolve_weighting
 __all__ = [
     "MAX_SCHEMES",
     "NAMED",
+    "NAMED_FIXED",
+    "RESERVED_NAME",
     "KpiMatrix",
     "Scheme",
     "SchemeArg",
@@ -40,6 +42,8 @@ NAMED_FIXED = ("tiered", "equal")
 #: :class:`~kpi_core.weights.Weighting` (its name is kept).
 SchemeArg = str | Mapping[str, float] | Weighting
 MAX_SCHEMES = 8
+#: The name of the naive baseline ranking reported beside the schemes (no scheme may take it).
+RESERVED_NAME = "baseline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,13 @@ def resolve_schemes(schemes: object, *, fitted_hint: str | None) -> list[Scheme]
             resolved.append(Scheme(weighting.name, kind, weighting.vector))
     names = [scheme.name for scheme in resolved]
     for index, name in enumerate(names):
+        if name == RESERVED_NAME:
+            raise WeightingError(
+                f"schemes[{index}]",
+                f"must not be named {RESERVED_NAME}",
+                name,
+                "the name is kept for the ranking by the outcome's current value",
+            )
         if name in names[:index]:
             raise WeightingError(f"schemes[{index}]", "must name each scheme at most once", name)
     return resolved
