@@ -126,6 +126,8 @@ async def test_either_or_and_bound_errors_read_as_sentences(
     [
         ({"metrics": {"gmv": 5.0}, "schemes": []}, "schemes"),
         ({"metrics": {"gmv": 5.0}, "schemes": ["tiered", "fitted"]}, "schemes"),
+        ({"metrics": {"gmv": 5.0}, "outcome": "next_gmv"}, "outcome needs a cohort"),
+        ({"metrics": {"gmv": 5.0}, "baseline": "gmv"}, "baseline needs a cohort"),
     ],
 )
 async def test_bad_comparison_arguments_name_the_field(

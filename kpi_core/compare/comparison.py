@@ -78,13 +78,22 @@ def compare_weighting(
     cohort read from ``path`` under the file-access policy ``access`` (none: file access off).
 
     ``schemes`` defaults to tiered then equal. One creator: :func:`compare_single` (the cohort
-    options are still checked, so a bad value is the caller's error either way). A cohort:
+    options are still checked, so a bad value is the caller's error either way, and an outcome or
+    a baseline is refused rather than ignored). A cohort:
     :func:`compare_cohort` with every option, ``baseline`` and ``allow_persistent_outcome``
     included.
     """
     source = _source(metrics, creators, path)
     chosen: Sequence[SchemeArg] = ("tiered", "equal") if schemes is None else schemes
     if source == "metrics":
+        for name, value in (("outcome", outcome), ("baseline", baseline)):
+            if value is not None:
+                raise InvalidValueError(
+                    name,
+                    "needs a cohort: one creator's rank says nothing about an outcome",
+                    value,
+                    "give creators or path with the outcome, or leave it out",
+                )
         check_cohort_options(k, n_boot, seed, folds, limit, offset)
         assert metrics is not None
         return compare_single(metrics, chosen, currency=currency)
