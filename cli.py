@@ -121,30 +121,11 @@ def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
             return anyio.run(_demo_calls, out, count, errlog)
 
 
-def _serve(
-    transport: str, host: str, port: int, *, stateless: bool, allow_dirs: Sequence[str] = ()
-) -> int:
+def _serve(options: Sequence[str]) -> int:
     """The `serve` subcommand; a refused configuration exits with status 2 and says why."""
-    import dataclasses
+    import server
 
-    from kpi_core.errors import KpiError
-    from tools import http
-    from tools._config import ServerConfig
-
-    try:
-        config = ServerConfig.from_env()
-        if allow_dirs:
-            config = dataclasses.replace(
-                config, allowed_dirs=(*config.allowed_dirs, *map(str, allow_dirs))
-            )
-        if transport == "http":
-            http.serve_http(config, host=host, port=port, stateless=stateless)
-        else:
-            http.serve_stdio(config)
-    except KpiError as error:
-        sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
-        return 2
-    return 0
+    return server.main(options, prog="creator-kpi-mcp serve")
 
 
 class ProgressBar:
@@ -264,21 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Score TikTok creators for e-commerce revenue (an MCP server).",
     )
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser(
-        "serve", help="serve over stdio (the default) or streamable HTTP (--transport http)"
-    )
-    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
-    serve.add_argument("--port", type=int, default=8000, help="HTTP port (0 picks a free one)")
-    serve.add_argument(
-        "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
-    )
-    serve.add_argument(
-        "--allow-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a directory whose CSV / Parquet files score_cohort may read (repeatable)",
+    # The serve options are server.py's own (server.add_serve_arguments): they are parsed there,
+    # so that the other commands do not import the server.
+    commands.add_parser(
+        "serve",
+        help="serve over stdio (the default) or streamable HTTP (--transport http); "
+        "'serve --help' lists the options",
+        add_help=False,
     )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
@@ -303,7 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch.add_argument(
         "--batch-rows", type=int, default=None, help="rows per batch (stream) or partition (dask)"
     )
-    args = parser.parse_args(argv)
+    args, options = parser.parse_known_args(argv)
+    if options and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     if args.command == "score" and args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
 
@@ -320,14 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.batch_rows,
         )
     if args.command == "serve":
-        return _serve(
-            args.transport,
-            args.host,
-            args.port,
-            stateless=args.stateless,
-            allow_dirs=args.allow_dir,
-        )
-    return _serve("stdio", "", 0, stateless=False)  # no subcommand: what MCP clients start
+        return _serve(options)
+    return _serve([])  # no subcommand: what MCP clients start
 
 
 if __name__ == "__main__":

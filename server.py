@@ -1,18 +1,24 @@
-"""The creator-KPI MCP server: `build_server()` builds it, `main()` serves it over stdio.
+"""The creator-KPI MCP server: `build_server()` builds it, `serve()` runs it on a transport.
 
     python server.py                 # stdio (what Claude Desktop and Claude Code start)
-    creator-kpi-mcp serve            # the same, through the console script
+    python server.py --transport http [--host H] [--port P] [--stateless] [--allow-dir DIR]
+    creator-kpi-mcp serve ...        # the same, through the console script
 
+This is the entry: it reads the configuration, builds the server and hands it to a transport
+(`transport.stdio` or `transport.http`), which never imports this module back.
 Nothing here writes to stdout: over stdio, stdout is the transport. Logs go to stderr.
 """
 
+import argparse
+import dataclasses
 import logging
+import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
-from prompts.definitions import register_prompts
 from tools import (
     ab_test,
     compare_weighting,
@@ -24,10 +30,18 @@ from tools import (
     scorecard,
 )
 from tools._config import ServerConfig
-from tools._edge import argument_guard
+from tools._edge import argument_guard, fair_share, redact_paths
+from tools.prompts import register_prompts
 from tools.resources import register_resources
 
-__all__ = ["build_server", "main", "server_version"]
+__all__ = [
+    "add_serve_arguments",
+    "build_server",
+    "main",
+    "serve",
+    "serve_from_arguments",
+    "server_version",
+]
 
 logger = logging.getLogger("creator_kpi")
 
@@ -70,7 +84,12 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         version=server_version(),
         tools=tools,
-        middleware=[argument_guard({tool.name: tool for tool in tools})],
+        middleware=[
+            fair_share(settings.calls_per_client),
+            # Over HTTP the client is not the operator: it never sees the server's paths.
+            *([redact_paths(settings.allowed_dirs)] if settings.transport == "http" else []),
+            argument_guard({tool.name: tool for tool in tools}),
+        ],
         extensions=[scorecard.apps()],
     )
     register_resources(server)
@@ -78,12 +97,89 @@ def build_server(config: ServerConfig | None = None) -> MCPServer:
     return server
 
 
-def main() -> None:
-    """Serve over stdio, with the guard that answers over-deep messages (see tools/http.py)."""
-    from tools.http import serve_stdio
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
-    serve_stdio()
+
+def serve(
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    stateless: bool = False,
+    allow_dirs: Sequence[str] = (),
+) -> int:
+    """Serve until the client goes (stdio) or the process is interrupted (HTTP).
+
+    Returns the exit status: 2, with one line on stderr saying why, when the configuration is
+    refused (a malformed setting, a non-loopback bind without a token); nothing starts then.
+    """
+    from kpi_core.errors import KpiError
+
+    _configure_logging()
+    try:
+        config = ServerConfig.from_env()
+        if allow_dirs:
+            config = dataclasses.replace(
+                config, allowed_dirs=(*config.allowed_dirs, *map(str, allow_dirs))
+            )
+        http = None
+        if transport == "http":
+            from transport.http import HttpConfig
+
+            http = HttpConfig.from_env(host, port, stateless=stateless)
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp: not started: {error}\n")
+        return 2
+    if http is not None:
+        from transport.http import serve_http
+
+        # Over HTTP the tools read no files unless the operator allows it (tools/_config.py).
+        serve_http(build_server(dataclasses.replace(config, transport="http")), http)
+    else:
+        from transport.stdio import serve_stdio
+
+        serve_stdio(build_server(config))
+    return 0
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python server.py` and `creator-kpi-mcp serve` (one definition)."""
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (0 picks a free one)")
+    parser.add_argument(
+        "--stateless", action="store_true", help="HTTP without sessions, for load-balanced replicas"
+    )
+    parser.add_argument(
+        "--allow-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory whose CSV / Parquet files score_cohort may read (repeatable)",
+    )
+
+
+def serve_from_arguments(args: argparse.Namespace) -> int:
+    """`serve` with the options `add_serve_arguments` parsed."""
+    return serve(
+        args.transport, args.host, args.port, stateless=args.stateless, allow_dirs=args.allow_dir
+    )
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "server.py") -> int:
+    """`python server.py [options]`: stdio by default, HTTP with ``--transport http``; an
+    option it does not know is refused with a one-line error (exit status 2), never ignored."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Serve the creator-KPI MCP server (stdio by default)."
+    )
+    add_serve_arguments(parser)
+    return serve_from_arguments(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

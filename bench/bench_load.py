@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,16 +157,18 @@ def _text(content: Sequence[object]) -> str:
 # --- servers -----------------------------------------------------------------------------------
 
 
-def _bench_env(folder: Path) -> dict[str, str]:
+def _bench_env(folder: Path, extra: Mapping[str, str]) -> dict[str, str]:
     """This environment without a token (the servers bind loopback and the clients send none)
     and with an experiment store of the benchmark's own, removed afterwards."""
     drop = {"CREATOR_KPI_TOKEN", "CREATOR_KPI_TOKEN_FILE"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    return {**env, "CREATOR_KPI_DB": str(folder / "experiments.sqlite3")}
+    return {**env, "CREATOR_KPI_DB": str(folder / "experiments.sqlite3"), **extra}
 
 
 @contextmanager
-def running(command: list[str], folder: Path, name: str) -> Generator[str]:
+def running(
+    command: list[str], folder: Path, name: str, env: Mapping[str, str] | None = None
+) -> Generator[str]:
     """Start a server subprocess; yields its base URL once uvicorn says it is listening."""
     out_path, err_path = folder / f"{name}.out", folder / f"{name}.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -176,7 +178,7 @@ def running(command: list[str], folder: Path, name: str) -> Generator[str]:
             stdout=out,
             stderr=err,
             cwd=ROOT,
-            env=_bench_env(folder),
+            env=_bench_env(folder, env or {}),
         )
     try:
         pattern = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
@@ -200,16 +202,16 @@ def running(command: list[str], folder: Path, name: str) -> Generator[str]:
             print(f"warning: {name} wrote {out_path.stat().st_size} bytes to stdout")
 
 
-def serve_bare(port: int) -> None:
-    """The floor: an SDK server whose one tool returns a precomputed score_creator result."""
+def serve_bare(port: int, max_sessions: int | None = None) -> None:
+    """The floor: an SDK server whose one tool returns a precomputed score_creator result
+    (with the SDK's own session limit, 10,000 unless `max_sessions` is given)."""
     import uvicorn
     from mcp.server import MCPServer
 
     from tools._edge import ok_result
-    from tools.score_creator import summary
 
     precomputed = score(demo(COMPARISON_CREATOR))
-    canned = ok_result(summary(precomputed), precomputed)
+    canned = ok_result(precomputed.summary, precomputed)
     server = MCPServer("bare")
 
     @server.tool(name="score_creator", structured_output=True)
@@ -218,7 +220,11 @@ def serve_bare(port: int) -> None:
         del metrics
         return canned
 
-    app = server.streamable_http_app(host="127.0.0.1")  # the SDK's default loopback protection
+    # The SDK's default loopback protection, and its own session limit unless one is given.
+    if max_sessions is None:
+        app = server.streamable_http_app(host="127.0.0.1")
+    else:
+        app = server.streamable_http_app(host="127.0.0.1", max_sessions=max_sessions)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True)
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
@@ -272,7 +278,8 @@ class RawSession:
 
     async def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
-        message = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        request_id = self._next_id  # calls may overlap on one session
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         response = await self._http.post(self._url, headers=self._headers, json=message)
         if response.status_code != 200:
             raise CallFailedError(f"HTTP {response.status_code}: {response.text[:200]}")
@@ -282,13 +289,13 @@ class RawSession:
             if not line.startswith("data:"):
                 continue
             answer: dict[str, Any] = json.loads(line[5:])
-            if answer.get("id") != self._next_id:
+            if answer.get("id") != request_id:
                 continue
             if "error" in answer:
                 raise CallFailedError(str(answer["error"]))
             result: dict[str, Any] = answer["result"]
             return result
-        raise CallFailedError(f"no answer to request {self._next_id}: {response.text[:200]}")
+        raise CallFailedError(f"no answer to request {request_id}: {response.text[:200]}")
 
     async def open(self) -> None:
         client_info = {"name": "bench_load", "version": "1"}
@@ -455,9 +462,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternations in part 2")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--max-sessions", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        serve_bare(args.port)
+        serve_bare(args.port, args.max_sessions)
         return
     sys.exit(anyio.run(run, args.clients, args.calls, args.rounds))
 

@@ -24,13 +24,12 @@ from kpi_core.scoring import ScoreResult
 from server import build_server
 from tests.cases import REALISTIC
 from tools._edge import ok_result
-from tools.score_creator import summary
 
 
 async def run(calls: int) -> None:
     metrics = REALISTIC["beauty_micro"]
     precomputed = score(metrics)
-    canned = ok_result(summary(precomputed), precomputed)
+    canned = ok_result(precomputed.summary, precomputed)
     server = build_server()
 
     def bare_precomputed() -> Annotated[CallToolResult, ScoreResult]:

@@ -12,7 +12,7 @@ weighting comparison in ``kpi_core.compare``, the experiment store in ``kpi_core
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
 from kpi_core.cohort import CohortResult, score_cohort
-from kpi_core.diagnose import Diagnosis, diagnose
+from kpi_core.diagnosis import Diagnosis, diagnose
 from kpi_core.errors import (
     ConfigurationError,
     ConflictingValuesError,
@@ -26,7 +26,7 @@ from kpi_core.errors import (
     WeightingError,
 )
 from kpi_core.metrics import CreatorMetrics, parse_metrics
-from kpi_core.recommend import Recommendations, recommend
+from kpi_core.recommendations import Recommendations, recommend
 from kpi_core.scoring import KpiResult, MetricComponent, ScoreResult, score, score_frame
 from kpi_core.weights import Weighting, resolve_weighting
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from kpi_core.errors import ConfigurationError
 
@@ -21,13 +21,19 @@ __all__ = [
     "KPI_IDS",
     "Catalogue",
     "Derivation",
+    "Direction",
     "Kpi",
     "Metric",
     "MetricKind",
+    "Scale",
     "load_catalogue",
 ]
 
 MetricKind = Literal["fraction", "count", "money", "growth", "ratio", "seconds", "per_week", "text"]
+#: Which way a scored metric is better.
+Direction = Literal["higher", "lower"]
+#: How a scored metric is normalised: on its value, or on log1p of it.
+Scale = Literal["linear", "log"]
 
 #: The 13 KPI ids in the fixed order used by every array and table in the product.
 KPI_IDS: tuple[str, ...] = (
@@ -61,8 +67,8 @@ class Metric:
     low: float = 0.0
     high: float = 0.0
     max_length: int = 0
-    direction: Literal["higher", "lower"] | None = None
-    scale: Literal["linear", "log"] | None = None
+    direction: Direction | None = None
+    scale: Scale | None = None
     floor: float = 0.0
     target: float = 0.0
     kpi: str | None = None
@@ -216,7 +222,7 @@ def _check_metric(metric: Metric) -> None:
         raise ConfigurationError(f"{where}.range", "low must not exceed high", metric.low)
     if not metric.scored:
         return
-    if metric.direction not in ("higher", "lower") or metric.scale not in ("linear", "log"):
+    if metric.direction not in get_args(Direction) or metric.scale not in get_args(Scale):
         raise ConfigurationError(where, "a scored metric needs direction and scale", metric.name)
     if not metric.benchmark:
         raise ConfigurationError(f"{where}.benchmark", "a scored metric needs a benchmark", None)

@@ -5,16 +5,14 @@ creator per row, canonical metric names as columns); :func:`score_cohort_file` r
 Parquet file through the file-access policy of :mod:`kpi_core.files` first (a per-video export is
 recognised by its columns and aggregated by :mod:`kpi_core.ingest`).
 
-**Cohorts reject rows, not calls.** Each row is validated by the catalogue's rules
-(:func:`~kpi_core.metrics.parse_metrics` for list rows; the same rules column by column,
-:func:`~kpi_core.metrics.bad_rows` / :func:`~kpi_core.metrics.violation`, for frames). A row that
+**Cohorts reject rows, not calls.** Each row is validated by the one validation path
+(:func:`kpi_core.validation.validate`, which ``score`` and ``score_frame`` use too). A row that
 breaks a rule, or has no metric that feeds any KPI, is listed in ``rejected`` with its reasons and
 the rest are scored, all in one pass of the kernel (:func:`~kpi_core.kernel.score_arrays`, the
-function ``score_frame`` wraps; a frame's columns are validated here and handed to it directly, so
-they are checked once, and the scores equal ``score_frame``'s). Columns of a frame that are not
-metrics are ignored, as ``score_frame`` ignores them; in a list, an unknown field rejects its row,
-as it fails ``score``. The call fails only when no row is valid, or when an argument of the call
-itself (weighting, currency, ``top_n``...) is wrong.
+function ``score_frame`` wraps, so the scores equal ``score_frame``'s). Columns of a frame that
+are not metrics are ignored, as ``score_frame`` ignores them; in a list, an unknown field rejects
+its row, as it fails ``score``. The call fails only when no row is valid, or when an argument of
+the call itself (weighting, currency, ``top_n``...) is wrong.
 
 The result, :class:`CohortResult`:
 
@@ -43,18 +41,17 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime  # pydantic needs it at runtime (a field type)
-from typing import TYPE_CHECKING, Any, Literal, TypeGuard, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
-from kpi_core.errors import CurrencyError, InvalidValueError, KpiError, Problem, truncate
+from kpi_core.catalogue import KPI_IDS, load_catalogue
+from kpi_core.errors import InvalidValueError, Problem, truncate
 from kpi_core.files import DEFAULT_MAX_BYTES, FileAccess, load_table
 from kpi_core.ingest import (
     CreatorNote,
@@ -64,8 +61,8 @@ from kpi_core.ingest import (
     is_per_video_export,
 )
 from kpi_core.kernel import score_arrays
-from kpi_core.metrics import MONEY_FIELDS, bad_rows, parse_metrics, violation
 from kpi_core.scoring import Band
+from kpi_core.validation import ValidatedMetrics, is_frame, validate
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
 if TYPE_CHECKING:
@@ -277,14 +274,6 @@ def _messages(problems: Sequence[Problem]) -> list[str]:
     return shown
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """Rows that break one rule of one column, and how to word the problem for a row."""
-
-    mask: BoolArray
-    describe: Callable[[int], Problem]
-
-
 @dataclass(slots=True)
 class RowScores:
     """Per-row scores of a cohort (NaN / -1 for rejected rows) and why rows were rejected.
@@ -301,21 +290,17 @@ class RowScores:
     kpi_scores: dict[str, FloatArray]
     weighting: Weighting
     currency: str
-    _ids: Callable[[IntArray], list[str | None]]
-    _failures: list[_Failure]
-    _record_reasons: dict[int, list[str]]
+    _validated: ValidatedMetrics
 
     def creator_ids(self, rows: IntArray) -> list[str | None]:
         """The creator ids of ``rows`` (capped for echo)."""
-        return self._ids(rows)
+        return [_echo_id(value) for value in self._validated.text("creator_id", rows)]
 
     def reasons(self, row: int) -> list[str]:
         """Why ``row`` was rejected (empty for a valid row)."""
         if self.valid[row]:
             return []
-        if row in self._record_reasons:
-            return self._record_reasons[row]
-        problems = [failure.describe(row) for failure in self._failures if failure.mask[row]]
+        problems = self._validated.problems(row)
         if problems:
             return _messages(problems)
         return [NO_KPI_REASON]
@@ -344,277 +329,47 @@ def _score_rows(
     fx_to_default: Mapping[str, float] | None,
     reporter: _Reporter,
 ) -> RowScores:
+    """Validate (the one validation path), score in one kernel pass, blank the rejected rows."""
     scheme = resolve_weighting(weighting)
-    if _is_frame(creators):
-        return _score_frame_rows(
-            creators,
-            scheme,
-            currency,
-            fx_to_default,
-            reporter,
-        )
-    if isinstance(creators, str | bytes) or not isinstance(creators, Sequence):
+    if isinstance(creators, Mapping):  # one object is not a list of them
         raise InvalidValueError(
             "creators", "must be a list of metric objects or a DataFrame", type(creators).__name__
         )
-    return _score_records(creators, scheme, currency, fx_to_default, reporter)
-
-
-def _is_frame(value: object) -> TypeGuard[pd.DataFrame]:
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(value, pandas.DataFrame)
-
-
-def _score_records(
-    records: Sequence[object],
-    scheme: Weighting,
-    currency: str | None,
-    fx_to_default: Mapping[str, float] | None,
-    reporter: _Reporter,
-) -> RowScores:
-    catalogue = load_catalogue()
-    n = len(records)
-    ids: list[str | None] = [None] * n
-    reasons: dict[int, list[str]] = {}
-    valid_rows: list[int] = []
-    parsed: list[dict[str, float]] = []
-    tick = max(1, n // 20)
-    for row, record in enumerate(records):
-        if not isinstance(record, Mapping):
-            reasons[row] = [
-                f"row must be an object of metric names to values; got {type(record).__name__}"
-            ]
-            continue
-        fields = cast("Mapping[str, object]", record)
-        ids[row] = _echo_id(fields.get("creator_id"))
-        try:
-            metrics = parse_metrics(fields, fx_to_default=fx_to_default, currency=currency)
-        except KpiError as error:
-            reasons[row] = _messages(error.problems)
-            continue
-        valid_rows.append(row)
-        parsed.append(metrics.numeric())
-        if (row + 1) % tick == 0:
-            reporter(60.0 * (row + 1) / n)
-
-    size = len(valid_rows)
-    names = sorted({name for values in parsed for name in values})
-    columns = {name: np.full(size, np.nan) for name in names}
-    for position, values in enumerate(parsed):
-        for name, value in values.items():
-            columns[name][position] = value
-    out = score_arrays(columns, scheme.vector, n=size)
-    reporter(70.0)
-
-    at = np.asarray(valid_rows, dtype=np.intp)
-    overall = np.full(n, np.nan)
-    overall[at] = out.overall
-    coverage = np.full(n, np.nan)
-    coverage[at] = out.coverage
-    revenue = np.full(n, np.nan)
-    revenue[at] = out.revenue_coverage
-    bands = np.full(n, -1, dtype=np.int8)
-    bands[at] = out.band_codes
-    kpis: dict[str, FloatArray] = {}
-    for k, kpi_id in enumerate(KPI_IDS):
-        column = np.full(n, np.nan)
-        column[at] = out.kpi_scores[:, k]
-        kpis[kpi_id] = column
-    valid = ~np.isnan(overall)
-    for row in np.flatnonzero(~valid):
-        reasons.setdefault(int(row), [NO_KPI_REASON])
-
-    def id_of(rows: IntArray) -> list[str | None]:
-        return [ids[int(row)] for row in rows]
-
-    return RowScores(
-        rows=n,
-        valid=valid,
-        overall=overall,
-        coverage=coverage,
-        revenue_coverage=revenue,
-        band_codes=bands,
-        kpi_scores=kpis,
-        weighting=scheme,
-        currency=currency or catalogue.default_currency,
-        _ids=id_of,
-        _failures=[],
-        _record_reasons=reasons,
+    validated = validate(
+        creators,
+        currency=currency,
+        fx_to_default=fx_to_default,
+        unknown="reject",
+        progress=lambda done: reporter(60.0 * done),
     )
-
-
-def _describe_not_number(field: str, raw: npt.NDArray[np.object_]) -> Callable[[int], Problem]:
-    return lambda row: Problem(field, "must be a number", truncate(raw[row]))
-
-
-def _describe_violation(
-    field: str, target: str, values: FloatArray, catalogue: Catalogue
-) -> Callable[[int], Problem]:
-    metric = catalogue.metrics[target]
-
-    def describe(row: int) -> Problem:
-        problem = violation(metric, float(values[row]))
-        assert problem is not None
-        return Problem(field, problem.rule, problem.value, problem.hint)
-
-    return describe
-
-
-def _describe_fixed(
-    field: str, rule: str, raw: npt.NDArray[np.object_]
-) -> Callable[[int], Problem]:
-    return lambda row: Problem(field, rule, truncate(raw[row]))
-
-
-def _score_frame_rows(
-    frame: pd.DataFrame,
-    scheme: Weighting,
-    currency: str | None,
-    fx_to_default: Mapping[str, float] | None,
-    reporter: _Reporter,
-) -> RowScores:
-    import pandas as pd
-
-    catalogue = load_catalogue()
-    n = len(frame)
-    labels = [str(column) for column in frame.columns]
-    repeated = sorted({label for label in labels if labels.count(label) > 1})
-    if repeated:
-        raise InvalidValueError(
-            "creators", "must not repeat a column name", repeated[0], "rename or drop one copy"
-        )
-    call_currency = currency or catalogue.default_currency
-    rates = {catalogue.default_currency: 1.0, **(fx_to_default or {})}
-    if call_currency not in rates:
-        raise CurrencyError(
-            "currency",
-            f"must be one of the configured currencies ({', '.join(sorted(rates))})",
-            call_currency,
-            "convert the money fields, or configure the currency on the server",
-        )
-    failures: list[_Failure] = []
-    numeric: dict[str, FloatArray] = {}
-
-    for column, label in zip(frame.columns, labels, strict=True):
-        target = catalogue.aliases.get(label, label)
-        metric = catalogue.metrics.get(target)
-        if metric is None:
-            continue
-        series = frame[column]
-        if not metric.is_numeric:
-            if label == "currency":
-                text = series.astype("string")
-                other = (text != call_currency).fillna(False).to_numpy(dtype=bool)
-                if other.any():
-                    failures.append(
-                        _Failure(
-                            other,
-                            _describe_fixed(
-                                label,
-                                f"must match the call's currency ({call_currency})",
-                                series.to_numpy(dtype=object),
-                            ),
-                        )
-                    )
-                continue
-            if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
-                lengths = series.astype("string").str.len()
-                too_long = (lengths > metric.max_length).fillna(False).to_numpy(dtype=bool)
-                if too_long.any():
-                    failures.append(
-                        _Failure(
-                            too_long,
-                            _describe_fixed(
-                                label,
-                                f"must be at most {metric.max_length} characters",
-                                series.to_numpy(dtype=object),
-                            ),
-                        )
-                    )
-            continue  # text is echoed from the input frame; the kernel does not read it
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
-            series.dtype
-        ):
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            present = series.notna().to_numpy(dtype=bool)
-            if pd.api.types.is_bool_dtype(series.dtype):
-                values = np.full(n, np.nan)
-            else:
-                coerced = cast("pd.Series", pd.to_numeric(cast("Any", series), errors="coerce"))
-                values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
-            not_number = present & np.isnan(values)
-            if not_number.any():
-                failures.append(
-                    _Failure(
-                        not_number,
-                        _describe_not_number(label, series.to_numpy(dtype=object)),
-                    )
-                )
-        bad = bad_rows(metric, values) | np.isinf(values)
-        if bad.any():
-            failures.append(_Failure(bad, _describe_violation(label, target, values, catalogue)))
-            values = np.where(bad, np.nan, values)
-        if target in numeric:
-            given = numeric[target]
-            with np.errstate(invalid="ignore"):
-                conflict = ~np.isclose(given, values, rtol=1e-9, atol=1e-9, equal_nan=True)
-            conflict &= ~np.isnan(given) & ~np.isnan(values)
-            if conflict.any():
-                rule = f"is an alias of {target} and must equal it when both are given"
-                failures.append(
-                    _Failure(conflict, _describe_fixed(label, rule, values.astype(object)))
-                )
-            numeric[target] = np.where(np.isnan(given), values, given)
-        else:
-            numeric[target] = values
-    reporter(30.0)
-
-    rate = rates[call_currency]
-    if rate != 1.0:
-        for name in MONEY_FIELDS:
-            if name in numeric:
-                numeric[name] = numeric[name] * rate
-    out = score_arrays(numeric, scheme.vector, n=n)
+    reporter(60.0)
+    n = validated.rows
+    out = score_arrays(validated.columns, scheme.vector, n=n)
     reporter(70.0)
-
-    rejected = np.zeros(n, dtype=bool)
-    for failure in failures:
-        rejected |= failure.mask
     overall = out.overall
-    if rejected.any():
-        overall[rejected] = np.nan
+    if validated.rejected.any():
+        overall[validated.rejected] = np.nan
     valid = ~np.isnan(overall)
     all_valid = bool(valid.all())
     kpis: dict[str, FloatArray] = {}
     for k, kpi_id in enumerate(KPI_IDS):
         column = out.kpi_scores[:, k]
         kpis[kpi_id] = column if all_valid else np.where(valid, column, np.nan)
-    coverage = out.coverage if all_valid else np.where(valid, out.coverage, np.nan)
-    revenue = out.revenue_coverage if all_valid else np.where(valid, out.revenue_coverage, np.nan)
     bands = out.band_codes
     bands[~valid] = -1
-
-    id_column = frame["creator_id"] if "creator_id" in labels else None
-
-    def id_of(rows: IntArray) -> list[str | None]:
-        if id_column is None:
-            return [None] * len(rows)
-        return [_echo_id(value) for value in id_column.iloc[rows].to_numpy(dtype=object)]
-
     return RowScores(
         rows=n,
         valid=valid,
         overall=overall,
-        coverage=coverage,
-        revenue_coverage=revenue,
+        coverage=out.coverage if all_valid else np.where(valid, out.coverage, np.nan),
+        revenue_coverage=(
+            out.revenue_coverage if all_valid else np.where(valid, out.revenue_coverage, np.nan)
+        ),
         band_codes=bands,
         kpi_scores=kpis,
         weighting=scheme,
-        currency=call_currency,
-        _ids=id_of,
-        _failures=failures,
-        _record_reasons={},
+        currency=validated.input_currency,
+        _validated=validated,
     )
 
 
@@ -830,7 +585,7 @@ def score_cohort(
     with reasons; the call fails only when no row is valid or an argument is wrong.
     """
     _check_arguments(top_n, sort_by, min_coverage)
-    if not _is_frame(creators) and isinstance(creators, Sequence) and not creators:
+    if not is_frame(creators) and isinstance(creators, Sequence) and not creators:
         raise InvalidValueError("creators", "must contain at least one creator", "[]")
     reporter = _Reporter(progress)
     scores = _score_rows(creators, weighting, currency, fx_to_default, reporter)

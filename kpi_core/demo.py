@@ -22,11 +22,18 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypedDict, cast
+from typing import TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from kpi_core.demo_period import (
+    MOMENTUM_MEAN,
+    follower_growth,
+    period_metrics,
+    ratio,
+    size_curve,
+)
 from kpi_core.errors import InvalidValueError
 
 __all__ = [
@@ -38,12 +45,10 @@ __all__ = [
     "MOMENTUM_SD",
     "NEXT_GMV_SIGMA",
     "PERSISTENCE",
-    "SIZE_BANDS",
     "STEP_SIGMA",
     "DemoCreator",
     "DemoFile",
     "MetricValue",
-    "SizeBand",
     "demo_cohort_rows",
     "demo_creator_ids",
     "demo_document",
@@ -52,12 +57,10 @@ __all__ = [
     "load_demo_cohort",
     "main",
     "render_demo_file",
-    "size_band",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 MetricValue = int | float | str
-SizeBand = Literal["nano", "micro", "mid", "macro", "mega"]
 
 
 class DemoCreator(TypedDict):
@@ -87,17 +90,8 @@ DEMO_COUNT = 48
 #: The shipped file, inside the ``kpi_core`` package.
 DEMO_FILE = "data/demo_creators.json"
 
-#: (band, exclusive upper bound on followers), smallest first; DESIGN.md's follower tiers.
-SIZE_BANDS: tuple[tuple[SizeBand, float], ...] = (
-    ("nano", 1e4),
-    ("micro", 1e5),
-    ("mid", 5e5),
-    ("macro", 1e6),
-    ("mega", math.inf),
-)
-
-#: Categories in turn, with each one's typical order value in USD (assumption) and its refund
-#: propensity relative to the catalogue's 8% benchmark (assumption: fashion is returned most).
+#: Categories in turn, with each one's typical order value in USD (assumption); their refund
+#: propensities are in kpi_core.demo_period.
 CATEGORIES: tuple[str, ...] = ("beauty", "fashion", "fitness", "food", "gadgets", "home")
 CATEGORY_AOV: dict[str, float] = {
     "beauty": 28.0,
@@ -107,17 +101,6 @@ CATEGORY_AOV: dict[str, float] = {
     "gadgets": 60.0,
     "home": 42.0,
 }
-CATEGORY_REFUND: dict[str, float] = {
-    "beauty": 0.8,
-    "fashion": 1.8,
-    "fitness": 1.0,
-    "food": 0.6,
-    "gadgets": 1.2,
-    "home": 1.0,
-}
-#: Categories whose viewers search more (search_traffic_share doubles).
-SEARCH_HEAVY: frozenset[str] = frozenset({"gadgets", "home"})
-
 # Size curves: (log10 followers, value) anchors, interpolated linearly in log10 followers (in log
 # value for views) and flat beyond the ends. They are the demo's own copies, so that tuning a
 # scoring benchmark in catalogue.toml never changes the demo data.
@@ -129,23 +112,9 @@ VIEWS_BY_SIZE: tuple[tuple[float, float], ...] = (
     (6.0, 1_500_000.0),
     (7.0, 8_000_000.0),
 )
-#: Per-view engagement by size: the public benchmark bands the catalogue cites ([bands]: 5.6%
-#: under 5K followers, 4.3% at 5-20K, 3.1% at 20-100K, 1.9% at 100K-1M, 1.2% above 1M), each at
-#: the geometric middle of its band.
-ENGAGEMENT_BY_SIZE: tuple[tuple[float, float], ...] = (
-    (3.0, 0.056),
-    (4.0, 0.043),
-    (4.65, 0.031),
-    (5.5, 0.019),
-    (6.5, 0.012),
-)
-#: Typical follower growth over 30 days (the catalogue's anchors; assumption).
-FOLLOWER_GROWTH_BY_SIZE: tuple[tuple[float, float], ...] = ((3.0, 0.10), (5.0, 0.04), (7.0, 0.01))
-
 #: Log10 followers are drawn on [3, 7]: 1K to 10M followers.
 LOG10_FOLLOWERS_RANGE = (3.0, 7.0)
-#: Momentum m ~ N(mean, sd): each creator's drift in log views per period.
-MOMENTUM_MEAN = 0.02
+#: Momentum m ~ N(MOMENTUM_MEAN, sd): each creator's drift in log views per period.
 MOMENTUM_SD = 0.05
 #: Starting point of the funnel (period 0): typical value, loading on a trait, spread (log scale).
 BASE_CTR = 0.01
@@ -363,14 +332,6 @@ NOISE_TERMS: tuple[str, ...] = (
 )
 
 
-def size_band(follower_count: float) -> SizeBand:
-    """The follower tier of DESIGN.md: nano < 10K, micro < 100K, mid < 500K, macro < 1M, mega."""
-    for band, upper in SIZE_BANDS:
-        if follower_count < upper:
-            return band
-    return "mega"
-
-
 # --------------------------------------------------------------------------------------------
 # the generator
 
@@ -409,6 +370,11 @@ class _Traits:
             for k in range(count)
         ]
 
+    @property
+    def log10(self) -> FloatArray:
+        """log10 of the period-1 followers."""
+        return np.log10(self.followers.astype(np.float64))
+
 
 def _persistent_noise(rng: np.random.Generator, count: int) -> list[dict[str, FloatArray]]:
     """z for periods 0, 1 and 2: standard normal, AR(1) with coefficient PERSISTENCE."""
@@ -420,17 +386,6 @@ def _persistent_noise(rng: np.random.Generator, count: int) -> list[dict[str, Fl
             z = PERSISTENCE * z + math.sqrt(1.0 - PERSISTENCE**2) * draws[period]
         by_period.append({name: z[:, j] for j, name in enumerate(NOISE_TERMS)})
     return by_period
-
-
-def _size_curve(
-    anchors: tuple[tuple[float, float], ...], log10_followers: FloatArray, *, log: bool = False
-) -> FloatArray:
-    """The typical value at each size (anchors interpolated on log10 followers)."""
-    xs = np.array([x for x, _ in anchors])
-    ys = np.array([y for _, y in anchors])
-    if log:
-        return np.exp(np.interp(log10_followers, xs, np.log(ys)))
-    return np.interp(log10_followers, xs, ys)
 
 
 def _funnel_paths(
@@ -445,7 +400,7 @@ def _funnel_paths(
     log_ctr_bounds = np.log(CTR_BOUNDS)
     log_cvr_bounds = np.log(CVR_BOUNDS)
     logs = {
-        "views": np.log(_size_curve(VIEWS_BY_SIZE, log10_followers, log=True))
+        "views": np.log(size_curve(VIEWS_BY_SIZE, log10_followers, log=True))
         + 0.35 * q
         + 0.30 * start[0],
         "product_ctr": np.clip(np.log(BASE_CTR) + 0.40 * s + 0.20 * start[1], *log_ctr_bounds),
@@ -467,150 +422,6 @@ def _funnel_paths(
         }
         paths.append({name: np.exp(value) for name, value in logs.items()})
     return paths
-
-
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """numerator / denominator, NaN where the denominator is 0 (the metric is then omitted)."""
-    out = np.full(numerator.shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
-
-
-def _follower_growth(
-    traits: _Traits, z: dict[str, FloatArray], log10_followers_at_start: FloatArray
-) -> FloatArray:
-    """Relative follower growth during a period, from the size at its start."""
-    return np.clip(
-        _size_curve(FOLLOWER_GROWTH_BY_SIZE, log10_followers_at_start)
-        + 0.5 * (traits.momentum - MOMENTUM_MEAN)
-        + 0.01 * traits.quality
-        + 0.02 * z["follower_growth_rate"],
-        -0.20,
-        2.0,
-    )
-
-
-def _period(
-    traits: _Traits,
-    funnel: dict[str, FloatArray],
-    z: dict[str, FloatArray],
-    log10_followers: FloatArray,
-    log10_followers_at_start: FloatArray,
-) -> dict[str, FloatArray]:
-    """Every metric of one period, before rounding and before dropping what is not reported."""
-    s, q = traits.skill, traits.quality
-    x = log10_followers
-    out: dict[str, FloatArray] = {}
-
-    # the funnel: counts are the latent values rounded; rates are ratios of the counts
-    views = np.round(funnel["views"])
-    clicks = np.round(views * funnel["product_ctr"])
-    orders = np.round(clicks * funnel["conversion_rate"])
-    aov = np.round(funnel["avg_order_value"], 2)
-    gmv = np.round(orders * aov, 2)
-    out["views"] = views
-    out["product_impressions"] = views
-    out["product_clicks"] = clicks
-    out["orders"] = orders
-    out["gmv"] = gmv
-    out["product_ctr"] = _ratio(clicks, views)
-    out["conversion_rate"] = _ratio(orders, clicks)
-    out["avg_order_value"] = np.where(orders > 0, aov, np.nan)
-    out["gpm"] = _ratio(gmv, views) * 1000.0
-    out["units_sold"] = np.round(orders * (1.0 + 0.2 * np.exp(0.5 * z["units_per_order"])))
-    out["funnel_completion_rate"] = np.clip(
-        funnel["conversion_rate"] * 0.65 * np.exp(0.10 * z["funnel_completion_rate"]), 0.0, 1.0
-    )
-    out["cart_abandonment_rate"] = np.clip(
-        0.70 - 0.05 * s + 0.05 * z["cart_abandonment_rate"], 0.30, 0.95
-    )
-    refund_base = np.array([0.08 * CATEGORY_REFUND[c] for c in traits.categories])
-    out["refund_rate"] = np.clip(
-        refund_base * np.exp(-0.20 * s + 0.30 * z["refund_rate"]), 0.005, 0.40
-    )
-
-    # engagement: per-view rate by size (the catalogue's cited bands), lifted by content quality
-    engagement = _size_curve(ENGAGEMENT_BY_SIZE, x) * np.exp(0.30 * q + 0.20 * z["engagement_rate"])
-    interactions = views * np.clip(engagement, 0.003, 0.35)
-    saves = np.round(interactions * 0.044 * np.exp(0.25 * z["save_share"]))
-    public = interactions - saves
-    comments = np.round(public * 0.03 * np.exp(0.15 * q + 0.30 * z["comment_share"]))
-    shares = np.round(public * 0.03 * np.exp(0.20 * q + 0.30 * z["share_share"]))
-    likes = np.round(public) - comments - shares
-    out["likes"], out["comments"], out["shares"], out["saves"] = likes, comments, shares, saves
-    out["engagement_rate"] = _ratio(likes + comments + shares + saves, views)
-    out["share_rate"] = _ratio(shares, views)
-    out["save_rate"] = _ratio(saves, views)
-    out["likes_ratio"] = _ratio(likes, likes + comments + shares)
-    out["comments_ratio"] = _ratio(comments, likes + comments + shares)
-    out["shares_ratio"] = _ratio(shares, likes + comments + shares)
-
-    out["follower_growth_rate"] = _follower_growth(traits, z, log10_followers_at_start)
-
-    # discovery
-    search_lift = np.array([2.0 if c in SEARCH_HEAVY else 1.0 for c in traits.categories])
-    out["fyp_traffic_share"] = np.clip(0.60 + 0.05 * q + 0.08 * z["fyp_traffic_share"], 0.15, 0.85)
-    out["search_traffic_share"] = np.clip(
-        0.03 * search_lift * np.exp(0.50 * z["search_traffic_share"]), 0.003, 0.12
-    )
-    out["new_viewer_share"] = np.clip(
-        0.55 + 0.04 * q - 0.03 * (x - 5.0) + 0.07 * z["new_viewer_share"], 0.15, 0.90
-    )
-
-    # content
-    posts_per_week = np.clip(2.0 * np.exp(0.25 * q + 1.0 * z["posts_per_week"]), 0.25, 21.0)
-    out["posts_per_week"] = posts_per_week
-    videos = np.maximum(1.0, np.round(posts_per_week * 30.0 / 7.0))
-    out["avg_views_per_video"] = np.round(views / videos)
-    out["completion_rate"] = np.clip(0.45 + 0.06 * q + 0.06 * z["completion_rate"], 0.10, 0.85)
-    duration = np.round(np.clip(30.0 * np.exp(0.45 * z["avg_video_duration_s"]), 7.0, 180.0), 1)
-    watch = np.round(
-        duration * np.clip(0.45 * np.exp(0.20 * q + 0.15 * z["watch_ratio"]), 0.10, 1.5), 1
-    )
-    out["avg_video_duration_s"] = duration
-    out["avg_watch_time_s"] = watch
-    out["avg_watch_ratio"] = _ratio(watch, duration)
-    out["video_quality"] = np.clip(0.60 + 0.12 * q + 0.05 * z["video_quality"], 0.05, 0.99)
-
-    # fit, trend, image: brand-side judgements, unrelated to sales
-    out["audience_match"] = np.clip(0.60 + 0.12 * z["audience_match"], 0.10, 0.97)
-    out["brand_safety_score"] = np.clip(0.88 + 0.05 * z["brand_safety_score"], 0.40, 1.0)
-    out["category_match"] = np.clip(0.70 + 0.10 * z["category_match"], 0.20, 1.0)
-    out["trending_sound_share"] = np.clip(
-        0.20 + 0.04 * q + 0.10 * z["trending_sound_share"], 0.0, 0.90
-    )
-    out["trending_hashtag_share"] = np.clip(0.25 + 0.10 * z["trending_hashtag_share"], 0.0, 0.90)
-    out["visual_quality_score"] = np.clip(
-        0.60 + 0.10 * q + 0.07 * z["visual_quality_score"], 0.05, 0.99
-    )
-    profile = np.clip(0.80 + 0.15 * z["profile_completeness"], 0.25, 1.0)
-    out["profile_completeness"] = np.round(profile * 4.0) / 4.0
-
-    # TikTok Shop
-    shoppable_share = np.clip(0.35 + 0.15 * s + 0.10 * z["shoppable_share"], 0.05, 0.95)
-    shoppable = np.round(videos * shoppable_share)
-    out["shoppable_video_count"] = shoppable
-    out["products_promoted"] = np.maximum(
-        1.0, np.round(1.0 + 0.5 * shoppable * np.exp(0.30 * z["products_promoted"]))
-    )
-    live_rate: FloatArray = np.minimum(
-        np.exp(-0.5 + 0.6 * s + 0.4 * (x - 5.0) + 0.5 * z["live_count"]), 40.0
-    )
-    lives = np.round(live_rate)
-    out["live_count"] = lives
-    live_share = np.clip(0.06 * np.sqrt(lives) * np.exp(0.30 * z["live_gmv_share"]), 0.0, 0.80)
-    live_share[lives == 0] = 0.0
-    out["live_gmv_share"] = live_share
-    out["avg_commission_rate"] = np.clip(
-        0.12 + 0.015 * (x - 3.0) + 0.03 * z["avg_commission_rate"], 0.05, 0.35
-    )
-
-    # cost: a flat fee at a cost per 1000 views around the catalogue's benchmark of 12 USD
-    creator_cost = np.round(12.0 * np.exp(0.10 * q + 0.40 * z["cpm"]) * views / 1000.0, 2)
-    out["creator_cost"] = creator_cost
-    out["cpm"] = _ratio(creator_cost, views) * 1000.0
-    out["cost_to_gmv"] = _ratio(creator_cost, gmv)
-    return out
 
 
 def _rounded(name: str, value: float) -> MetricValue:
@@ -672,23 +483,8 @@ def generate_demo_cohort(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> list
     Rounding makes small creators noisier than the story (2.4 expected orders are reported as 2).
 
     **Every other metric** depends on the traits, the period's size and funnel, and its own noise
-    term z, which persists as z_p = 0.7 z_(p-1) + sqrt(1 - 0.7^2) N(0, 1) (``PERSISTENCE``):
-
-    * engagement: per-view engagement_rate = the band the catalogue cites for the size
-      (``ENGAGEMENT_BY_SIZE``: 5.6% at 1K followers to 1.2% at 3M) x exp(0.30 q + 0.20 z);
-      saves are 4.4% of interactions, comments and shares 3% each of the rest (more with q),
-      likes the remainder; the ratios and rates are computed from these counts.
-    * content: posts_per_week = 2 exp(0.25 q + z) (median 2, as cited); completion_rate = 0.45 +
-      0.06 q + 0.06 z; watch time = 0.45 exp(0.20 q + 0.15 z) of a ~30 s video; video_quality
-      and visual_quality_score = 0.60 + 0.12 q (0.10 q) + noise.
-    * shop: cart abandonment 0.70 - 0.05 s; refunds 8% x category x exp(-0.20 s); shoppable
-      videos and live sessions rise with s (lives with size too); commission rises with size.
-    * discovery, fit, trend, image and cost: around the catalogue's benchmarks, with at most a
-      small q term; fit and trend say nothing about sales.
-    * growth: follower_growth_rate = ``FOLLOWER_GROWTH_BY_SIZE`` + 0.5 (m - 0.02) + 0.01 q +
-      0.02 z, and period-2 followers = period-1 followers x (1 + that rate); gmv_growth_rate and
-      engagement_rate_change compare with the period before (period 0's latent values for
-      period 1, the reported period-1 values for period 2).
+    term z, which persists as z_p = 0.7 z_(p-1) + sqrt(1 - 0.7^2) N(0, 1) (``PERSISTENCE``); how
+    each metric does is in :func:`kpi_core.demo_period.period_metrics`.
 
     So only views, CTR, conversion and AOV (and momentum) move next-period GMV; engagement and
     content metrics reveal content quality, which lifts views; shop metrics reveal selling skill;
@@ -704,14 +500,29 @@ def generate_demo_cohort(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> list
     rng = np.random.default_rng(seed)
     traits = _Traits(rng, count)
     noise = _persistent_noise(rng, count)
-    log10_start = np.log10(traits.followers.astype(np.float64))
-    funnel = _funnel_paths(rng, traits, log10_start)
+    periods, followers = _two_periods(traits, noise, _funnel_paths(rng, traits, traits.log10))
+    order = sorted(range(count), key=lambda k: (traits.categories[k], traits.followers[k], k))
+    numbering: dict[str, int] = {}
+    creators: list[DemoCreator] = []
+    for k in order:
+        category = traits.categories[k]
+        numbering[category] = numbering.get(category, 0) + 1
+        creator_id = f"demo_{category}_{numbering[category]:02d}"
+        creators.append(_demo_creator(traits, k, creator_id, periods, followers))
+    creators.sort(key=lambda creator: creator["creator_id"])
+    return creators
 
-    history = _period(traits, funnel[0], noise[0], log10_start, log10_start)
-    first = _period(traits, funnel[1], noise[1], log10_start, log10_start)
-    growth_2 = np.round(_follower_growth(traits, noise[2], log10_start), 4)
+
+def _two_periods(
+    traits: _Traits, noise: list[dict[str, FloatArray]], funnel: list[dict[str, FloatArray]]
+) -> tuple[tuple[dict[str, FloatArray], dict[str, FloatArray]], list[FloatArray]]:
+    """Periods 1 and 2 (after an unreported period 0) and each period's followers."""
+    log10_start = traits.log10
+    history = period_metrics(traits, funnel[0], noise[0], log10_start, log10_start)
+    first = period_metrics(traits, funnel[1], noise[1], log10_start, log10_start)
+    growth_2 = np.round(follower_growth(traits, noise[2], log10_start), 4)
     followers_2 = np.round(traits.followers * (1.0 + growth_2))
-    second = _period(traits, funnel[2], noise[2], np.log10(followers_2), log10_start)
+    second = period_metrics(traits, funnel[2], noise[2], np.log10(followers_2), log10_start)
     # history is period 0, never reported: only the growth rates of period 1 compare with it
     latent = funnel[0]
     history_gmv = (
@@ -722,44 +533,44 @@ def generate_demo_cohort(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> list
     )
     for earlier, later in ((history, first), (first, second)):
         earlier_gmv = history_gmv if earlier is history else earlier["gmv"]
-        later["gmv_growth_rate"] = _ratio(later["gmv"], earlier_gmv) - 1.0
+        later["gmv_growth_rate"] = ratio(later["gmv"], earlier_gmv) - 1.0
         later["engagement_rate_change"] = (
-            _ratio(later["engagement_rate"], earlier["engagement_rate"]) - 1.0
+            ratio(later["engagement_rate"], earlier["engagement_rate"]) - 1.0
         )
-    followers = [traits.followers.astype(np.float64), followers_2]
+    return (first, second), [traits.followers.astype(np.float64), followers_2]
 
-    numbering: dict[str, int] = {}
-    creators: list[DemoCreator] = []
-    for k in sorted(range(count), key=lambda k: (traits.categories[k], traits.followers[k], k)):
-        category = traits.categories[k]
-        numbering[category] = numbering.get(category, 0) + 1
-        creator_id = f"demo_{category}_{numbering[category]:02d}"
-        missing = traits.sporadic[k].union(*(KPI_GROUPS[g] for g in traits.lacking[k]))
-        periods: list[dict[str, MetricValue]] = []
-        for p, values in enumerate((first, second)):
-            metrics: dict[str, MetricValue] = {
-                "creator_id": creator_id,
-                "category": category,
-                "follower_count": round(float(followers[p][k])),
-            }
-            for name in REPORTED:
-                value = float(values[name][k])
-                if name in missing or not _reports(name, traits.styles[k]):
-                    continue
-                if math.isfinite(value):
-                    metrics[name] = _rounded(name, value)
-            periods.append(metrics)
-        creators.append(
-            DemoCreator(
-                creator_id=creator_id,
-                category=category,
-                follower_count=int(traits.followers[k]),
-                period_1=periods[0],
-                period_2=periods[1],
-            )
-        )
-    creators.sort(key=lambda creator: creator["creator_id"])
-    return creators
+
+def _demo_creator(
+    traits: _Traits,
+    k: int,
+    creator_id: str,
+    periods: tuple[dict[str, FloatArray], dict[str, FloatArray]],
+    followers: list[FloatArray],
+) -> DemoCreator:
+    """Creator ``k`` as reported: what its style reports, less what it lacks, rounded."""
+    category = traits.categories[k]
+    missing = traits.sporadic[k].union(*(KPI_GROUPS[g] for g in traits.lacking[k]))
+    reported: list[dict[str, MetricValue]] = []
+    for p, values in enumerate(periods):
+        metrics: dict[str, MetricValue] = {
+            "creator_id": creator_id,
+            "category": category,
+            "follower_count": round(float(followers[p][k])),
+        }
+        for name in REPORTED:
+            value = float(values[name][k])
+            if name in missing or not _reports(name, traits.styles[k]):
+                continue
+            if math.isfinite(value):
+                metrics[name] = _rounded(name, value)
+        reported.append(metrics)
+    return DemoCreator(
+        creator_id=creator_id,
+        category=category,
+        follower_count=int(traits.followers[k]),
+        period_1=reported[0],
+        period_2=reported[1],
+    )
 
 
 def demo_document(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> DemoFile:

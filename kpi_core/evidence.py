@@ -1,7 +1,7 @@
 """Evidence from recorded experiments: each intervention's measured lifts, blended with its prior.
 
-Pure functions over plain records (the store reads them; :mod:`kpi_core.recommend` consumes the
-result as ``evidence=``). Nothing here does I/O.
+Pure functions over plain records (the store reads them; :mod:`kpi_core.recommendations`
+consumes the result as ``evidence=``). Nothing here does I/O.
 
 **One experiment, one lift.** A recorded outcome becomes one lift of the intervention's target
 metric, in the catalogue's terms (:func:`read_lift`): for ``lift_type = "relative"`` the relative
@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_core.catalogue import load_catalogue
 from kpi_core.interventions import Intervention, LiftRange, LiftType, load_interventions
-from kpi_core.recommend import InterventionEvidence
+from kpi_core.recommendations import InterventionEvidence
 
 __all__ = [
     "ALL_CREATORS",

@@ -246,7 +246,21 @@ class _Counterfactual:
         return upstream
 
     def run(self) -> dict[str, float]:
-        # reach: views and views per video are one quantity at a constant number of videos
+        """The funnel pass, stage by stage (the module docstring's table)."""
+        f_v = self._reach()
+        r_c = self._click_through(f_v)
+        r_r = self._click_to_order()
+        f_o = self._orders(f_v * r_c * r_r)
+        f_g = self._gmv(f_v, f_o)
+        self._costs(f_v, f_g)
+        self._watch()
+        for name in self.changes:  # every other changed metric moves only itself
+            if name not in _FUNNEL_HANDLED:
+                self.set_changed(name, self.old[name])
+        return self.new
+
+    def _reach(self) -> float:
+        """F_V; views and views per video are one quantity at a constant number of videos."""
         if self.changed("views"):
             f_v = self.stage("views")
             self.stage("avg_views_per_video", f_v)
@@ -258,14 +272,18 @@ class _Counterfactual:
         self.follow("avg_views_per_video", f_v)
         for name in _PER_VIEW_COUNTS:
             self.follow(name, f_v)
+        return f_v
 
-        # click-through
+    def _click_through(self, f_v: float) -> float:
+        """r_C, and product clicks."""
         r_c = self.stage("product_ctr")
         self.follow(
             "product_clicks", f_v * r_c, lambda: self.product("product_impressions", "product_ctr")
         )
+        return r_c
 
-        # click to order: conversion_rate leads, then funnel_completion_rate, then the carts
+    def _click_to_order(self) -> float:
+        """r_R: conversion_rate leads, then funnel_completion_rate, then the completed carts."""
         r_cart = 1.0
         if self.changed("cart_abandonment_rate"):
             old = self.old["cart_abandonment_rate"]
@@ -280,14 +298,18 @@ class _Counterfactual:
             r_r = r_cart
         self.follow("conversion_rate", r_r)
         self.follow("funnel_completion_rate", r_r)
+        return r_r
 
-        # orders and units
-        f_o = self.stage("orders", f_v * r_c * r_r)
+    def _orders(self, upstream: float) -> float:
+        """F_O, orders and units sold (units per order held)."""
+        f_o = self.stage("orders", upstream)
         self.follow("orders", f_o, lambda: self.product("product_clicks", "conversion_rate"))
         self.stage("units_sold", f_o)
         self.follow("units_sold", f_o)
+        return f_o
 
-        # basket, GPM and GMV
+    def _gmv(self, f_v: float, f_o: float) -> float:
+        """F_G from the basket, or from GPM or GMV when they are changed; GMV and GPM follow."""
         r_a = self.stage("avg_order_value")
         f_g = f_o * r_a
         gpm_led = self.changed("gpm")
@@ -304,8 +326,10 @@ class _Counterfactual:
 
         self.follow("gmv", f_g, rebuild_gmv)
         self.follow("gpm", _safe_div(f_g, f_v), lambda: self.quotient("gmv", "views", 1000.0))
+        return f_g
 
-        # cost per view and per unit of GMV (creator cost held)
+    def _costs(self, f_v: float, f_g: float) -> None:
+        """Cost per view and per unit of GMV (creator cost held)."""
         self.follow(
             "cpm", _safe_div(1.0, f_v), lambda: self.quotient("creator_cost", "views", 1000.0)
         )
@@ -313,7 +337,8 @@ class _Counterfactual:
             "cost_to_gmv", _safe_div(1.0, f_g), lambda: self.quotient("creator_cost", "gmv")
         )
 
-        # watch time and the share of a video watched (video length held)
+    def _watch(self) -> None:
+        """Watch time and the share of a video watched move together (video length held)."""
         if self.changed("avg_watch_time_s"):
             r_w = self.stage("avg_watch_time_s")
             self.stage("avg_watch_ratio", r_w)
@@ -323,12 +348,6 @@ class _Counterfactual:
             r_w = 1.0
         self.follow("avg_watch_time_s", r_w)
         self.follow("avg_watch_ratio", r_w)
-
-        # every other changed metric moves only itself
-        for name in self.changes:
-            if name not in _FUNNEL_HANDLED:
-                self.set_changed(name, self.old[name])
-        return self.new
 
 
 def _safe_div(numerator: float, denominator: float) -> float:

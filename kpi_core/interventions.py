@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
 from kpi_core.errors import ConfigurationError
 from kpi_core.funnel import DOWNSTREAM
 
@@ -43,9 +43,9 @@ LiftType = Literal["relative", "points"]
 Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
 ExperimentUnit = Literal["viewer", "creator", "time_block"]
 
-EFFORTS: tuple[str, ...] = ("low", "medium", "high")
-OBJECTIVES: tuple[str, ...] = ("balanced", "grow_gmv", "improve_conversion", "build_audience")
-UNITS: tuple[str, ...] = ("viewer", "creator", "time_block")
+EFFORTS: tuple[Effort, ...] = get_args(Effort)
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
+UNITS: tuple[ExperimentUnit, ...] = get_args(ExperimentUnit)
 MIN_INTERVENTIONS = 25
 MAX_GUARDRAILS = 5
 
@@ -131,11 +131,6 @@ class Intervention:
     units: tuple[ExperimentUnit, ...]
     primary_metric: str
     guardrails: tuple[str, ...]
-
-    @property
-    def cited(self) -> bool:
-        """True when the lift range cites a source rather than being an assumption."""
-        return self.source != "assumption"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +228,35 @@ def _intervention(
     if not _ID.match(ident):
         raise _fail(f"{where}.id", "must be lower case letters, digits and underscores", ident)
     where = f"interventions.{ident}"
+    kpi, metric = _target(where, entry, catalogue)
+    effort, feasibility, days = _cost(where, entry, effort_cost)
+    lift, lift_type, source = _lift_section(where, entry, metric, sources)
+    preconditions = tuple(
+        _precondition(f"{where}.preconditions[{i}]", text, catalogue)
+        for i, text in enumerate(_strings(f"{where}.preconditions", entry["preconditions"]))
+    )
+    units, primary, guardrails = _test_plan(where, entry, metric.name, catalogue)
+    return Intervention(
+        id=ident,
+        title=_text(f"{where}.title", entry["title"]),
+        kpi=kpi,
+        metric=metric.name,
+        steps=_strings(f"{where}.steps", entry["steps"]),
+        effort=effort,
+        feasibility=feasibility,
+        time_to_effect_days=days,
+        lift=lift,
+        lift_type=lift_type,
+        source=source,
+        preconditions=preconditions,
+        units=units,
+        primary_metric=primary,
+        guardrails=guardrails,
+    )
+
+
+def _target(where: str, entry: dict[str, Any], catalogue: Catalogue) -> tuple[str, Metric]:
+    """The KPI and the metric the intervention moves (which must feed that KPI)."""
     kpi = _text(f"{where}.kpi", entry["kpi"])
     if kpi not in KPI_IDS:
         raise _fail(f"{where}.kpi", "must be a KPI id", kpi)
@@ -240,7 +264,13 @@ def _intervention(
     metric = catalogue.metrics[metric_name]
     if metric.kpi != kpi:
         raise _fail(f"{where}.metric", f"must feed the KPI {kpi}", metric_name)
+    return kpi, metric
 
+
+def _cost(
+    where: str, entry: dict[str, Any], effort_cost: Mapping[str, float]
+) -> tuple[Effort, float, int]:
+    """Effort, feasibility and the days until the effect shows."""
     effort = _text(f"{where}.effort", entry["effort"])
     if effort not in effort_cost:
         raise _fail(f"{where}.effort", f"must be one of {', '.join(EFFORTS)}", effort)
@@ -250,7 +280,13 @@ def _intervention(
     days = entry["time_to_effect_days"]
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise _fail(f"{where}.time_to_effect_days", "must be a whole number of days >= 1", days)
+    return cast("Effort", effort), feasibility, days
 
+
+def _lift_section(
+    where: str, entry: dict[str, Any], metric: Metric, sources: Mapping[str, str]
+) -> tuple[LiftRange, LiftType, str]:
+    """The lift range, its type (points for a growth rate, else relative) and its source."""
     lift = _lift(f"{where}.lift", entry["lift"])
     lift_type = _text(f"{where}.lift_type", entry["lift_type"])
     expected_type = "points" if metric.kind == "growth" else "relative"
@@ -265,15 +301,17 @@ def _intervention(
     source = _text(f"{where}.source", entry["source"])
     if source != "assumption" and source not in sources:
         raise _fail(f"{where}.source", "must be 'assumption' or a key of [sources]", source)
+    return lift, cast("LiftType", lift_type), source
 
-    preconditions = tuple(
-        _precondition(f"{where}.preconditions[{i}]", text, catalogue)
-        for i, text in enumerate(_strings(f"{where}.preconditions", entry["preconditions"]))
-    )
+
+def _test_plan(
+    where: str, entry: dict[str, Any], metric_name: str, catalogue: Catalogue
+) -> tuple[tuple[ExperimentUnit, ...], str, tuple[str, ...]]:
+    """The experiment units allowed, the primary metric (the target, or a rate the funnel rule
+    moves with it) and the guardrails."""
     units = _strings(f"{where}.units", entry["units"])
     if not units or len(set(units)) != len(units) or any(unit not in UNITS for unit in units):
         raise _fail(f"{where}.units", f"must list distinct units among {', '.join(UNITS)}", units)
-
     primary_name = _text(f"{where}.primary_metric", entry["primary_metric"])
     primary = _metric(f"{where}.primary_metric", primary_name, catalogue)
     responds = primary in DOWNSTREAM.get(metric_name, frozenset()) and catalogue.metrics[
@@ -294,24 +332,7 @@ def _intervention(
         )
     if len(guardrails) > MAX_GUARDRAILS:
         raise _fail(f"{where}.guardrails", f"must list at most {MAX_GUARDRAILS}", guardrails)
-
-    return Intervention(
-        id=ident,
-        title=_text(f"{where}.title", entry["title"]),
-        kpi=kpi,
-        metric=metric_name,
-        steps=_strings(f"{where}.steps", entry["steps"]),
-        effort=cast("Effort", effort),
-        feasibility=feasibility,
-        time_to_effect_days=days,
-        lift=lift,
-        lift_type=cast("LiftType", lift_type),
-        source=source,
-        preconditions=preconditions,
-        units=cast("tuple[ExperimentUnit, ...]", units),
-        primary_metric=primary,
-        guardrails=guardrails,
-    )
+    return cast("tuple[ExperimentUnit, ...]", units), primary, guardrails
 
 
 def _table(raw: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
 
 __all__ = [
     "DERIVATIONS",
@@ -187,6 +187,153 @@ def _length(columns: Columns) -> int:
     return lengths.pop() if lengths else 0
 
 
+@dataclass(slots=True)
+class _KpiPass:
+    """What the pass over the KPIs produces: scores, which KPIs are complete for every creator,
+    and (with components) benchmark scores, normalised values and benchmark values."""
+
+    scores: FloatArray
+    complete: BoolArray
+    benchmark_scores: FloatArray | None
+    normalised: dict[str, FloatArray]
+    benchmarks: dict[str, FloatArray]
+
+
+def _size_logs(values: Columns, size: int) -> tuple[FloatArray, BoolArray]:
+    """log10(follower_count) per creator (the reference size where it is missing or < 1), and
+    where the size was assumed."""
+    followers = values.get("follower_count", np.full(size, np.nan))
+    size_assumed = np.isnan(followers) | (followers < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        follower_log = np.where(size_assumed, REFERENCE_LOG10_FOLLOWERS, np.log10(followers))
+    return follower_log, size_assumed
+
+
+def _kpi_pass(
+    values: Columns, size: int, catalogue: Catalogue, follower_log: FloatArray | None
+) -> _KpiPass:
+    """Each KPI's score: the weighted mean of its normalised metrics over those present."""
+    components = follower_log is not None
+    result = _KpiPass(
+        scores=np.empty((size, len(KPI_IDS)), order="F"),
+        complete=np.ones(len(KPI_IDS), dtype=bool),
+        benchmark_scores=np.empty((size, len(KPI_IDS)), order="F") if components else None,
+        normalised={},
+        benchmarks={},
+    )
+    for k, kpi_id in enumerate(KPI_IDS):
+        _one_kpi(k, catalogue.kpis[kpi_id], values, size, catalogue, follower_log, result)
+    return result
+
+
+def _one_kpi(
+    k: int,
+    kpi: Kpi,
+    values: Columns,
+    size: int,
+    catalogue: Catalogue,
+    follower_log: FloatArray | None,
+    result: _KpiPass,
+) -> None:
+    components = follower_log is not None
+    numerator = np.zeros(size)
+    denominator_const = 0.0
+    denominator_rows: FloatArray | None = None
+    bench_numerator = np.zeros(size) if components else None
+    bench_all = np.zeros(size) if components else None
+    for name in kpi.metrics:
+        metric = catalogue.metrics[name]
+        bench_norm: FloatArray | None = None
+        if follower_log is not None and bench_all is not None:
+            bench_value = benchmark_values(metric, follower_log)
+            result.benchmarks[name] = bench_value
+            bench_norm = normalise(metric, bench_value)
+            bench_all += metric.weight * bench_norm
+        raw = values.get(name)
+        if raw is None:
+            continue
+        scaled = normalise(metric, raw)
+        if components:
+            result.normalised[name] = scaled.copy()
+        if np.isnan(scaled.sum()):
+            present = ~np.isnan(scaled)
+            np.copyto(scaled, 0.0, where=~present)
+            weight_rows = present * metric.weight
+            denominator_rows = (
+                weight_rows if denominator_rows is None else denominator_rows + weight_rows
+            )
+            if bench_numerator is not None and bench_norm is not None:
+                bench_numerator += weight_rows * bench_norm
+        else:
+            denominator_const += metric.weight
+            if bench_numerator is not None and bench_norm is not None:
+                bench_numerator += metric.weight * bench_norm
+        scaled *= metric.weight
+        numerator += scaled
+    column = result.scores[:, k]
+    if denominator_rows is None:
+        if denominator_const > 0:
+            np.divide(numerator, denominator_const, out=column)
+        else:
+            column[:] = np.nan
+            result.complete[k] = False
+        denominator = np.full(size, denominator_const)
+    else:
+        denominator = denominator_rows + denominator_const
+        column[:] = np.nan
+        np.divide(numerator, denominator, out=column, where=denominator > 0)
+        result.complete[k] = False
+    benchmark_scores = result.benchmark_scores
+    if benchmark_scores is not None and bench_numerator is not None and bench_all is not None:
+        bench_column = benchmark_scores[:, k]
+        np.divide(bench_numerator, denominator, out=bench_column, where=denominator > 0)
+        np.copyto(bench_column, bench_all, where=~(denominator > 0))
+
+
+def _overall(
+    kpi_scores: FloatArray, complete: BoolArray, weights: FloatArray, size: int
+) -> tuple[FloatArray, FloatArray]:
+    """The overall score (0-100) over the scored KPIs, and coverage (their weight)."""
+    if complete.all():
+        overall = kpi_scores @ weights
+        coverage = np.full(size, float(weights.sum()))
+        overall *= 100.0 / coverage
+        return overall, coverage
+    overall_sum = np.zeros(size)
+    coverage = np.zeros(size)
+    for k in range(len(KPI_IDS)):
+        column = kpi_scores[:, k]
+        if complete[k]:
+            overall_sum += weights[k] * column
+            coverage += weights[k]
+        else:
+            present = ~np.isnan(column)
+            overall_sum += weights[k] * np.where(present, column, 0.0)
+            coverage += weights[k] * present
+    overall = np.full(size, np.nan)
+    np.divide(overall_sum, coverage, out=overall, where=coverage > 0)
+    overall *= 100.0
+    return overall, coverage
+
+
+def _revenue_coverage(kpi_scores: FloatArray, catalogue: Catalogue) -> FloatArray:
+    """The share of tier 1's tiered weight that was scored."""
+    tiered = np.array([catalogue.kpis[kpi].tiered_weight for kpi in KPI_IDS])
+    revenue = np.array([catalogue.kpis[kpi].tier == 1 for kpi in KPI_IDS])
+    revenue_weights = tiered[revenue] / tiered[revenue].sum()
+    return (~np.isnan(kpi_scores[:, revenue])) @ revenue_weights
+
+
+def _band_codes(overall: FloatArray, catalogue: Catalogue) -> npt.NDArray[np.int8]:
+    """Each creator's band as its index in ``catalogue.bands`` (-1 when not scored)."""
+    thresholds = np.array([lower for _, lower in reversed(catalogue.bands)])
+    band_codes = (len(thresholds) - np.searchsorted(thresholds, overall, side="right")).astype(
+        np.int8
+    )
+    band_codes[np.isnan(overall)] = -1
+    return band_codes
+
+
 def score_arrays(
     columns: Columns,
     weights: FloatArray,
@@ -204,123 +351,26 @@ def score_arrays(
     catalogue = load_catalogue()
     size = _length(columns) if n is None else n
     values, derived = derive(columns, catalogue, track=components)
-    kpi_scores = np.empty((size, len(KPI_IDS)), order="F")
-    kpi_complete = np.ones(len(KPI_IDS), dtype=bool)
-
-    follower_log: FloatArray | None = None
-    benchmark_scores: FloatArray | None = None
-    size_assumed: BoolArray | None = None
-    if components:
-        followers = values.get("follower_count", np.full(size, np.nan))
-        size_assumed = np.isnan(followers) | (followers < 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            follower_log = np.where(size_assumed, REFERENCE_LOG10_FOLLOWERS, np.log10(followers))
-        benchmark_scores = np.empty((size, len(KPI_IDS)), order="F")
-
-    normalised_store: dict[str, FloatArray] = {}
-    benchmark_store: dict[str, FloatArray] = {}
-    for k, kpi_id in enumerate(KPI_IDS):
-        kpi = catalogue.kpis[kpi_id]
-        numerator = np.zeros(size)
-        denominator_const = 0.0
-        denominator_rows: FloatArray | None = None
-        bench_numerator = np.zeros(size) if components else None
-        bench_all = np.zeros(size) if components else None
-        for name in kpi.metrics:
-            metric = catalogue.metrics[name]
-            bench_norm: FloatArray | None = None
-            if follower_log is not None and bench_all is not None:
-                bench_value = benchmark_values(metric, follower_log)
-                benchmark_store[name] = bench_value
-                bench_norm = normalise(metric, bench_value)
-                bench_all += metric.weight * bench_norm
-            raw = values.get(name)
-            if raw is None:
-                continue
-            scaled = normalise(metric, raw)
-            if components:
-                normalised_store[name] = scaled.copy()
-            if np.isnan(scaled.sum()):
-                present = ~np.isnan(scaled)
-                np.copyto(scaled, 0.0, where=~present)
-                weight_rows = present * metric.weight
-                denominator_rows = (
-                    weight_rows if denominator_rows is None else denominator_rows + weight_rows
-                )
-                if bench_numerator is not None and bench_norm is not None:
-                    bench_numerator += weight_rows * bench_norm
-            else:
-                denominator_const += metric.weight
-                if bench_numerator is not None and bench_norm is not None:
-                    bench_numerator += metric.weight * bench_norm
-            scaled *= metric.weight
-            numerator += scaled
-        column = kpi_scores[:, k]
-        if denominator_rows is None:
-            if denominator_const > 0:
-                np.divide(numerator, denominator_const, out=column)
-            else:
-                column[:] = np.nan
-                kpi_complete[k] = False
-            denominator = np.full(size, denominator_const)
-        else:
-            denominator = denominator_rows + denominator_const
-            column[:] = np.nan
-            np.divide(numerator, denominator, out=column, where=denominator > 0)
-            kpi_complete[k] = False
-        if benchmark_scores is not None and bench_numerator is not None and bench_all is not None:
-            bench_column = benchmark_scores[:, k]
-            np.divide(bench_numerator, denominator, out=bench_column, where=denominator > 0)
-            np.copyto(bench_column, bench_all, where=~(denominator > 0))
-
-    if kpi_complete.all():
-        overall = kpi_scores @ weights
-        coverage = np.full(size, float(weights.sum()))
-        overall *= 100.0 / coverage
-    else:
-        overall_sum = np.zeros(size)
-        coverage = np.zeros(size)
-        for k in range(len(KPI_IDS)):
-            column = kpi_scores[:, k]
-            if kpi_complete[k]:
-                overall_sum += weights[k] * column
-                coverage += weights[k]
-            else:
-                present = ~np.isnan(column)
-                overall_sum += weights[k] * np.where(present, column, 0.0)
-                coverage += weights[k] * present
-        overall = np.full(size, np.nan)
-        np.divide(overall_sum, coverage, out=overall, where=coverage > 0)
-        overall *= 100.0
-
-    tiered = np.array([catalogue.kpis[kpi].tiered_weight for kpi in KPI_IDS])
-    revenue = np.array([catalogue.kpis[kpi].tier == 1 for kpi in KPI_IDS])
-    revenue_weights = tiered[revenue] / tiered[revenue].sum()
-    revenue_coverage = (~np.isnan(kpi_scores[:, revenue])) @ revenue_weights
-
-    thresholds = np.array([lower for _, lower in reversed(catalogue.bands)])
-    band_codes = (len(thresholds) - np.searchsorted(thresholds, overall, side="right")).astype(
-        np.int8
-    )
-    band_codes[np.isnan(overall)] = -1
-
+    follower_log, size_assumed = _size_logs(values, size) if components else (None, None)
+    kpis = _kpi_pass(values, size, catalogue, follower_log)
+    overall, coverage = _overall(kpis.scores, kpis.complete, weights, size)
     result = KernelOutput(
         overall=overall,
-        band_codes=band_codes,
+        band_codes=_band_codes(overall, catalogue),
         coverage=coverage,
-        revenue_coverage=revenue_coverage,
-        kpi_scores=kpi_scores,
+        revenue_coverage=_revenue_coverage(kpis.scores, catalogue),
+        kpi_scores=kpis.scores,
     )
     if components:
-        scored = ~np.isnan(kpi_scores)
+        scored = ~np.isnan(kpis.scores)
         with np.errstate(invalid="ignore", divide="ignore"):
             effective = np.where(scored, weights / coverage[:, None], 0.0)
         result.effective_weights = effective
-        result.contributions = 100.0 * effective * np.where(scored, kpi_scores, 0.0)
-        result.benchmark_scores = benchmark_scores
+        result.contributions = 100.0 * effective * np.where(scored, kpis.scores, 0.0)
+        result.benchmark_scores = kpis.benchmark_scores
         result.values = values
-        result.normalised = normalised_store
-        result.benchmarks = benchmark_store
+        result.normalised = kpis.normalised
+        result.benchmarks = kpis.benchmarks
         result.derived = derived
         result.size_assumed = size_assumed
     return result

@@ -1,48 +1,24 @@
-"""The input model of one creator's raw metrics, and the rules that validate it.
+"""The input model of one creator's raw metrics, and its validation.
 
 Every field is optional. Share-type fractions are in [0, 1] (never percent), counts are
 non-negative whole numbers, money is non-negative in the call's currency, growth rates may be
-negative. :func:`parse_metrics` checks a raw mapping (as decoded from JSON) against the catalogue
-and reports *every* problem at once; :func:`bad_rows` applies the same rules to whole columns for
-cohorts, where a bad value rejects its row rather than the call.
+negative. :func:`validate_creator` checks a raw mapping (as decoded from JSON) through the one
+validation path (:func:`kpi_core.validation.validate`) and reports *every* problem at once;
+:func:`parse_metrics` returns the result as a :class:`CreatorMetrics`.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from kpi_core.catalogue import Metric, load_catalogue
-from kpi_core.errors import (
-    ConflictingValuesError,
-    CurrencyError,
-    InvalidValueError,
-    KpiError,
-    Problem,
-    UnknownFieldError,
-    field_name,
-    truncate,
-)
+from kpi_core.catalogue import load_catalogue
+from kpi_core.errors import InvalidValueError
+from kpi_core.validation import ValidatedMetrics, validate
 
-__all__ = [
-    "MONEY_FIELDS",
-    "CreatorMetrics",
-    "bad_rows",
-    "parse_metrics",
-    "violation",
-]
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-
-#: Fields converted by the exchange rate when a call's currency is not the catalogue's.
-MONEY_FIELDS: tuple[str, ...] = ("gmv", "avg_order_value", "gpm", "creator_cost", "cpm")
+__all__ = ["CreatorMetrics", "parse_metrics", "validate_creator"]
 
 
 def _describe_fields(schema: dict[str, Any]) -> None:
@@ -158,68 +134,6 @@ class CreatorMetrics(BaseModel):
         }
 
 
-def _range_rule(metric: Metric) -> str:
-    low, high = f"{metric.low:g}", f"{metric.high:g}"
-    match metric.kind:
-        case "fraction":
-            return "must be a fraction in [0, 1] (0.05 means 5%)"
-        case "count":
-            return f"must be a whole number in [0, {high}]"
-        case "money":
-            return f"must be an amount in [0, {high}] in the call's currency"
-        case "growth":
-            return f"must be a relative change in [{low}, {high}] (0.2 means +20%)"
-        case _:
-            return f"must be a number in [{low}, {high}]"
-
-
-def violation(metric: Metric, value: float) -> Problem | None:
-    """The rule ``value`` breaks for ``metric``, or None when it is valid."""
-    shown = truncate(value)
-    if not math.isfinite(value):
-        return Problem(
-            metric.name,
-            "must be a finite number",
-            shown,
-            "omit the field when the value is unknown",
-        )
-    if metric.kind == "fraction" and 1.0 < value <= 100.0:
-        return Problem(metric.name, _range_rule(metric), shown, f"did you mean {value / 100:g}?")
-    if not metric.low <= value <= metric.high:
-        return Problem(metric.name, _range_rule(metric), shown)
-    if metric.kind == "count" and value != math.floor(value):
-        return Problem(metric.name, _range_rule(metric), shown)
-    return None
-
-
-def bad_rows(metric: Metric, values: FloatArray) -> BoolArray:
-    """Rows of ``values`` that break ``metric``'s rules (NaN means missing, so it is not bad).
-
-    The vectorised twin of :func:`violation`: a row is flagged here exactly when ``violation``
-    returns a problem for it (a property test pins this).
-    """
-    bad = (values < metric.low) | (values > metric.high)
-    if metric.kind == "count":
-        with np.errstate(invalid="ignore"):
-            bad |= np.floor(values) != values
-        bad &= ~np.isnan(values)
-    return bad
-
-
-def _nearest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f"did you mean {close[0]}?" if close else "see kpi://metrics for the field list"
-
-
-def _number(name: str, raw: object) -> float | Problem:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return Problem(name, "must be a number", truncate(raw))
-    try:
-        return float(raw)
-    except OverflowError:  # a JSON integer beyond the float range, so beyond every metric's
-        return Problem(name, "must be a finite number", truncate(raw), "see kpi://metrics")
-
-
 def parse_metrics(
     raw: Mapping[str, object] | CreatorMetrics,
     *,
@@ -231,118 +145,25 @@ def parse_metrics(
     ``currency`` is the call's currency (a ``currency`` field in the record must agree);
     ``fx_to_default`` maps each configured extra currency to its rate into the catalogue's
     currency. Every problem is collected; one :class:`KpiError` (of the kind of the first problem)
-    carries them all.
+    carries them all. The rules are those of :func:`kpi_core.validation.validate`.
     """
-    if isinstance(raw, CreatorMetrics):
+    validated = validate_creator(raw, currency=currency, fx_to_default=fx_to_default)
+    record = {**validated.record(0), "currency": validated.currency}
+    return CreatorMetrics.model_construct(**record)  # pyright: ignore[reportArgumentType]
+
+
+def validate_creator(
+    raw: Mapping[str, object] | BaseModel,
+    *,
+    currency: str | None = None,
+    fx_to_default: Mapping[str, float] | None = None,
+) -> ValidatedMetrics:
+    """One creator's metrics validated (one row), or the :class:`KpiError` of every problem."""
+    if isinstance(raw, BaseModel):
         raw = raw.model_dump(exclude_none=True)
     if not isinstance(raw, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidValueError("metrics", "must be an object of metric names to values", raw)
-    catalogue = load_catalogue()
-    known = [*catalogue.metrics, *catalogue.aliases]
-    problems: list[tuple[type[KpiError], Problem]] = []
-    clean: dict[str, float | str] = {}
-
-    for key, value in raw.items():
-        name = str(key)
-        if name not in known:
-            problems.append(
-                (
-                    UnknownFieldError,
-                    Problem(field_name(name), "is not a known metric", "", _nearest(name, known)),
-                )
-            )
-            continue
-        if value is None:
-            continue
-        metric = catalogue.metrics.get(catalogue.aliases.get(name, name))
-        assert metric is not None  # every alias targets a catalogued metric
-        if not metric.is_numeric:
-            if not isinstance(value, str):
-                problems.append(
-                    (InvalidValueError, Problem(name, "must be a string", truncate(value)))
-                )
-            elif len(value) > metric.max_length:
-                problems.append(
-                    (
-                        InvalidValueError,
-                        Problem(
-                            name, f"must be at most {metric.max_length} characters", truncate(value)
-                        ),
-                    )
-                )
-            else:
-                clean[name] = value
-            continue
-        number = _number(name, value)
-        if isinstance(number, Problem):
-            problems.append((InvalidValueError, number))
-            continue
-        problem = violation(metric, number)
-        if problem is not None:
-            problems.append(
-                (InvalidValueError, Problem(name, problem.rule, problem.value, problem.hint))
-            )
-            continue
-        clean[name] = number
-
-    for alias, target in catalogue.aliases.items():
-        if alias not in clean:
-            continue
-        aliased = clean.pop(alias)
-        if target in clean and not math.isclose(
-            float(clean[target]), float(aliased), rel_tol=1e-9, abs_tol=1e-9
-        ):
-            problems.append(
-                (
-                    ConflictingValuesError,
-                    Problem(
-                        alias,
-                        f"is an alias of {target} and must equal it when both are given",
-                        f"{truncate(aliased)} against {target} {truncate(clean[target])}",
-                        f"give only one of {target} and {alias}",
-                    ),
-                )
-            )
-        else:
-            clean[target] = aliased
-
-    record_currency = clean.get("currency")
-    call_currency = currency or (str(record_currency) if record_currency else None)
-    call_currency = call_currency or catalogue.default_currency
-    rates = {catalogue.default_currency: 1.0, **(fx_to_default or {})}
-    if record_currency is not None and currency is not None and record_currency != currency:
-        problems.append(
-            (
-                CurrencyError,
-                Problem(
-                    "currency",
-                    "must match the call's currency",
-                    f"{truncate(record_currency)} against {truncate(currency)}",
-                    "money is in one currency per call",
-                ),
-            )
-        )
-    elif call_currency not in rates:
-        problems.append(
-            (
-                CurrencyError,
-                Problem(
-                    "currency",
-                    f"must be one of the configured currencies ({', '.join(sorted(rates))})",
-                    truncate(call_currency),
-                    "convert the money fields, or configure the currency on the server",
-                ),
-            )
-        )
-
-    if problems:
-        kind = problems[0][0]
-        raise kind.from_problems([problem for _, problem in problems])
-
-    rate = rates[call_currency]
-    if rate != 1.0:
-        for name in MONEY_FIELDS:
-            if name in clean:
-                clean[name] = float(clean[name]) * rate
-    clean["currency"] = catalogue.default_currency
-    return CreatorMetrics.model_construct(**clean)  # pyright: ignore[reportArgumentType]
+    validated = validate(raw, currency=currency, fx_to_default=fx_to_default, field="metrics")
+    if validated.rejected[0]:
+        raise validated.error(0)
+    return validated

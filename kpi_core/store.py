@@ -89,7 +89,7 @@ from kpi_core.evidence import (
     read_lift,
 )
 from kpi_core.interventions import LiftType, load_interventions
-from kpi_core.recommend import InterventionEvidence
+from kpi_core.recommendations import InterventionEvidence
 
 __all__ = [
     "DB_FILENAME",

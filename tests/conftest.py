@@ -9,10 +9,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Every property test runs the same examples on every run and machine (no database, no clock).
+settings.register_profile("derandomised", derandomize=True, deadline=None, database=None)
+settings.load_profile("derandomised")
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference
 
 from kpi_core.demo import demo_creator_ids, demo_metrics
-from kpi_core.diagnose import diagnose
+from kpi_core.diagnosis import diagnose
 from kpi_core.interventions import load_interventions
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from server import build_server
 from tests.cases import REALISTIC
 from tests.conftest import StdioFactory
@@ -143,3 +143,87 @@ async def test_prompt_arguments_and_the_weights_template_complete() -> None:
     assert listed.completion.values[0] == "demo_food_01,demo_home_01"
     assert schemes.completion.values == ["equal"]
     assert goals.completion.values == ["grow_gmv"]
+
+
+async def test_completions_stay_small_whatever_the_typed_value() -> None:
+    """A 1 MB value for compare_creators once came back as 49.9 MB (the prefix copied into 48
+    suggestions). A value longer than a full list of ids gets no suggestion; a long but valid
+    list gets suggestions of at most 4,096 characters in all, with the total and has_more."""
+    compare = PromptReference(type="ref/prompt", name="compare_creators")
+    huge = "demo_beauty_01," * 70_000 + "demo_"
+    eleven = ",".join(demo_creator_ids()[:11]) + ",demo_"
+    async with Client(build_server()) as client:
+        flooded = await client.complete(compare, {"name": "creators", "value": huge})
+        long_list = await client.complete(compare, {"name": "creators", "value": eleven})
+    assert len(huge) > 1_000_000
+    assert (flooded.completion.values, flooded.completion.total) == ([], 0)
+    values = long_list.completion.values
+    assert 0 < len(values) < len(demo_creator_ids())
+    assert sum(len(value) for value in values) <= 4096
+    assert all(value.startswith(eleven[:-5]) for value in values)
+    assert long_list.completion.total == len(demo_creator_ids())
+    assert long_list.completion.has_more is True
+
+
+async def test_compare_creators_states_its_cap_of_twelve_and_refuses_more() -> None:
+    """'all' embeds the first 12 of the 48 demo creators and says so; 13 ids are refused."""
+    ids = demo_creator_ids()
+    async with Client(build_server()) as client:
+        everyone = await client.get_prompt("compare_creators", {"creators": "all"})
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt("compare_creators", {"creators": ",".join(ids[:13])})
+    text = everyone.messages[0].content.text  # type: ignore[union-attr]
+    embedded = json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert embedded == [demo_metrics(creator_id) for creator_id in ids[:12]]
+    assert (
+        f"(They are the first 12 of the {len(ids)} demo creators: a prompt embeds at most 12;"
+        in (text)
+    )
+    assert caught.value.error.code == -32602
+    assert str(caught.value) == (
+        "creators must list 2 to 12 demo creator ids, separated by commas (or 'all' for the first "
+        "12); got '13 ids' - a prompt embeds at most 12 creators; score_cohort ranks more"
+    )
+
+
+async def test_the_schemas_publish_the_bounds_and_choices_of_the_advice_arguments() -> None:
+    async with Client(build_server()) as client:
+        listed = {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
+    top_n = listed["diagnose"]["properties"]["top_n"]
+    max_items = listed["recommend"]["properties"]["max_items"]
+    objective = listed["recommend"]["properties"]["objective"]
+    assert (top_n["type"], top_n["minimum"], top_n["maximum"], top_n["default"]) == (
+        "integer",
+        1,
+        13,
+        3,
+    )
+    assert (max_items["type"], max_items["minimum"], max_items["maximum"]) == ("integer", 1, 20)
+    assert objective["enum"] == ["balanced", "grow_gmv", "improve_conversion", "build_audience"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "argument", "value", "text"),
+    [
+        ("diagnose", "top_n", 50, "top_n must be a whole number in [1, 13]; got 50."),
+        ("diagnose", "top_n", 0, "top_n must be a whole number in [1, 13]; got 0."),
+        ("diagnose", "top_n", "3", "top_n must be a whole number in [1, 13]; got '3'."),
+        ("diagnose", "top_n", 2.5, "top_n must be a whole number in [1, 13]; got 2.5."),
+        ("diagnose", "top_n", True, "top_n must be a whole number in [1, 13]; got True."),
+        ("recommend", "max_items", 21, "max_items must be a whole number in [1, 20]; got 21."),
+        (
+            "recommend",
+            "objective",
+            "fame",
+            "objective must be one of balanced, grow_gmv, improve_conversion, build_audience; "
+            "got 'fame'.",
+        ),
+    ],
+)
+async def test_out_of_bounds_arguments_are_refused_in_the_words_of_the_schema(
+    tool: str, argument: str, value: object, text: str
+) -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool(tool, {"metrics": {"gmv": 10.0}, argument: value})
+    assert result.is_error
+    assert result.content[0].text == f"{tool} was not run: {text}"  # type: ignore[union-attr]

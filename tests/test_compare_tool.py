@@ -107,9 +107,12 @@ EXACTLY_ONE = "give exactly one of metrics (one creator), creators (a cohort) or
         ({"creators": [], "path": "x.csv"}, f"path cannot be given with creators - {EXACTLY_ONE}"),
         (
             {"metrics": {"gmv": 5.0}, "n_boot": 5},
-            "n_boot must be greater than or equal to 20; got 5.",
+            "n_boot must be a whole number in [20, 100000]; got 5.",
         ),
-        ({"metrics": {"gmv": 5.0}, "folds": 2.5}, "folds must be a valid integer; got 2.5."),
+        (
+            {"metrics": {"gmv": 5.0}, "folds": 2.5},
+            "folds must be a whole number in [2, 20]; got 2.5.",
+        ),
     ],
 )
 async def test_either_or_and_bound_errors_read_as_sentences(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kpi_core import KPI_IDS, KpiError
-from kpi_core.diagnose import MAX_STRENGTHS, diagnose
+from kpi_core.diagnosis import MAX_STRENGTHS, diagnose
 from tests.cases import BAD_INPUTS, REALISTIC, SOURCE_PAYLOAD
 
 #: A creator of exactly 10^4 followers (every size-dependent benchmark sits on its 4.0 anchor).

@@ -1,17 +1,27 @@
-"""The error edge: time limits, internal errors and progress, on the real run_tool."""
+"""The error edge: time limits, internal errors, cancellation and progress, on the real run_tool."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
+from collections.abc import Callable
 
+import anyio
+import anyio.to_thread
 import pytest
+from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
 from kpi_core.errors import InvalidValueError
-from tools._edge import CallControl, run_tool
+from server import build_server
+from tools._config import ServerConfig
+from tools._edge import CallControl, PathRedactor, run_tool
 
 pytestmark = pytest.mark.anyio
+
+#: Bound on every wait for the server; the machine may be busy.
+WAIT_S = 60.0
 
 
 def text_of(result: CallToolResult) -> str:
@@ -20,10 +30,13 @@ def text_of(result: CallToolResult) -> str:
     return block.text
 
 
-async def test_a_body_that_outruns_the_time_limit_is_stopped_with_a_clear_error() -> None:
-    ended = threading.Event()
+def endless_body(
+    started: threading.Event, ended: threading.Event
+) -> Callable[[CallControl], CallToolResult]:
+    """A body that reports progress forever: it ends only when its call's stop flag is set."""
 
     def endless(control: CallControl) -> CallToolResult:
+        started.set()
         try:
             for step in itertools.count():
                 control.progress(step, float("inf"))
@@ -31,6 +44,12 @@ async def test_a_body_that_outruns_the_time_limit_is_stopped_with_a_clear_error(
             ended.set()
         raise AssertionError("unreachable")
 
+    return endless
+
+
+async def test_a_body_that_outruns_the_time_limit_is_stopped_with_a_clear_error() -> None:
+    ended = threading.Event()
+    endless = endless_body(threading.Event(), ended)
     result = await run_tool("slow_tool", endless, time_limit=0.2)
     assert result.is_error
     assert text_of(result).startswith("slow_tool was stopped: it ran longer than the 0.2 s limit")
@@ -72,3 +91,64 @@ async def test_progress_reports_reach_the_sender_in_order() -> None:
     result = await run_tool("counting_tool", counting, time_limit=5, send_progress=sender)
     assert not result.is_error
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+async def test_a_call_the_client_cancels_is_logged_as_cancelled_and_its_body_stops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The real client cancels its own call (it sends notifications/cancelled); the server logs
+    the call as cancelled, never as an internal error, and the body stops at its next check."""
+    started, ended = threading.Event(), threading.Event()
+    spinning = endless_body(started, ended)
+
+    async def spin() -> CallToolResult:
+        return await run_tool("spin", spinning, time_limit=WAIT_S)
+
+    server = build_server(ServerConfig())
+    server.add_tool(spin, name="spin", description="Runs until it is cancelled.")
+    caplog.set_level(logging.INFO, logger="creator_kpi.tools")
+    async with Client(server) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "spin", {})
+            assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+            group.cancel_scope.cancel()
+        assert await anyio.to_thread.run_sync(ended.wait, WAIT_S)
+        after = await client.call_tool("score_creator", {"metrics": {"views": 1000}})
+    about_spin = [r.getMessage() for r in caplog.records if "tool spin" in r.getMessage()]
+    assert about_spin == ["tool spin cancelled by the client"]
+    assert not after.is_error
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "allowed: '/srv/a, /srv/b/'; set X",
+            "allowed: 'the allowed directories'; set X",
+        ),
+        ("Failed to open '/srv/b/sub/x.parquet'.", "Failed to open 'sub/x.parquet'."),
+        ("allowed: '/srv/a, /sr...", "allowed: 'an allowed directory, a server path..."),
+        ("experiment store /var/lib/kpi/e.sqlite3 is locked", "the experiment store is locked"),
+        ("got '/home/me/x.csv' - no", "got '/home/me/x.csv' - no"),
+        ("got '/home/me/very/long/na...' - no", "got '/home/me/very/long/na...' - no"),
+        ("got '/home/me/other.csv'", "got 'a server path'"),
+        ("see kpi://metrics, 1/2 and/or 3 / 4", "see kpi://metrics, 1/2 and/or 3 / 4"),
+        (r"at C:\data\x.csv", "at a server path"),
+    ],
+    ids=[
+        "allowed-list",
+        "inside-allowed",
+        "truncated-list",
+        "store",
+        "client-path",
+        "client-path-truncated",
+        "other-path",
+        "not-paths",
+        "windows",
+    ],
+)
+def test_the_path_redactor_describes_server_paths_and_keeps_the_clients_own(
+    text: str, expected: str
+) -> None:
+    client_said = {"/home/me/x.csv", "/home/me/very/long/name.csv"}
+    assert PathRedactor(["/srv/a", "/srv/b/"])(text, client_said) == expected

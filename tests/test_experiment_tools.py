@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from kpi_core.recommend import recommend
+from kpi_core.recommendations import recommend
 from kpi_core.store import ExperimentStore
 from server import build_server
 from tests.cases import REALISTIC

@@ -48,7 +48,7 @@ from tests.fuzz_cases import (
     targets,
     valid_case,
 )
-from tools.http import MAX_JSON_DEPTH
+from transport._json import MAX_JSON_DEPTH
 
 #: Seconds a call may take before it counts as unanswered (the server's own limit is 120 s).
 CALL_TIMEOUT = 30.0
@@ -127,17 +127,32 @@ class FuzzClient:
             assert not answer.is_error, f"setup of {tool}: {result_text(answer)}"
 
 
-def listed_tool_names() -> list[str]:
+def listed_tools() -> dict[str, ToolSpec]:
     """The tools the server lists now (collection time; the tests re-read them at test time)."""
 
-    async def names() -> list[str]:
+    async def listing() -> dict[str, ToolSpec]:
         async with Client(build_server()) as client:
-            return [tool.name for tool in (await client.list_tools()).tools]
+            listed = (await client.list_tools()).tools
+        return {tool.name: ToolSpec.from_listing(tool) for tool in listed}
 
-    return anyio.run(names)
+    return anyio.run(listing)
 
 
-TOOLS = listed_tool_names()
+def number_paths(spec: ToolSpec) -> list[tuple[str | int, ...]]:
+    """Where the tool's first known-good call holds a number (not a boolean)."""
+    return [
+        target.path
+        for target in targets(spec.inputs, base_arguments(spec)[0])
+        if target.present
+        and isinstance(target.value, int | float)
+        and not isinstance(target.value, bool)
+    ]
+
+
+LISTED = listed_tools()
+TOOLS = list(LISTED)
+#: The tools whose known-good call has a number to replace with NaN or infinity.
+TOOLS_WITH_NUMBERS = [tool for tool, spec in LISTED.items() if number_paths(spec)]
 
 
 @pytest.fixture
@@ -220,22 +235,13 @@ def test_the_generator_knows_which_field_it_corrupted_and_stays_below_the_depth_
     assert len(kinds) >= len(KINDS) // 2, sorted(kinds)
 
 
-@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("tool", TOOLS_WITH_NUMBERS)
 def test_nan_and_infinity_reach_the_tool_as_null(tool: str, fuzz_client: FuzzClient) -> None:
     """JSON has no NaN: the client sends null, so NaN, inf and null get the very same answer."""
     spec = fuzz_client.specs[tool]
     fuzz_client.setup(tool)
     base = base_arguments(spec)[0]
-    numbers = [
-        target
-        for target in targets(spec.inputs, base)
-        if target.present
-        and isinstance(target.value, int | float)
-        and not isinstance(target.value, bool)
-    ]
-    if not numbers:
-        pytest.skip(f"{tool}'s known-good call has no number to replace")
-    path = numbers[0].path
+    path = number_paths(spec)[0]
     answers: list[tuple[bool, str]] = []
     for value in (math.nan, math.inf, -math.inf, None):
         answer = fuzz_client.call(tool, point_case(spec, base, path, value).arguments)
@@ -307,8 +313,7 @@ def test_inputs_that_once_broke_a_tool_now_get_a_right_answer(
     outcome: str,
     fuzz_client: FuzzClient,
 ) -> None:
-    if tool not in fuzz_client.specs:
-        pytest.skip(f"{tool} is not listed")
+    assert tool in fuzz_client.specs, f"{tool} is a public tool but the server does not list it"
     spec = fuzz_client.specs[tool]
     fuzz_client.setup(tool)
     case = point_case(spec, base_arguments(spec)[variant], path, value)
@@ -336,7 +341,7 @@ async def test_over_stdio_a_message_too_deep_or_too_long_to_parse_gets_an_error_
 
     Two kinds of message fail there before any server code runs: one nested deeper than about
     200 levels, and one holding an integer of more than 4300 digits (Python's limit on reading
-    an int from text). The server's stdio guard (tools/http.py) answers both with a JSON-RPC
+    an int from text). The server's stdio guard (transport/stdio.py) answers both with a JSON-RPC
     error carrying the request's id, and refuses any message nested deeper than its own limit
     (64 levels, envelope included) the same way; the next call is served as usual.
     """

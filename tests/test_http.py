@@ -8,15 +8,17 @@ tests that need an extra, deliberately slow tool run the app in uvicorn on a bac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.types import INVALID_REQUEST, CallToolResult, ListRootsResult, Root, TextContent
 from pydantic import FileUrl
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kpi_core import load_catalogue, score
 from kpi_core.demo import demo_creator_ids, demo_metrics
@@ -41,7 +43,8 @@ from server import build_server, server_version
 from tests.conftest import ROOT, server_parameters
 from tools._config import ServerConfig
 from tools._edge import CallControl, run_tool
-from tools.http import HttpConfig, _message_id, build_http_app, json_depth
+from transport._json import json_depth, message_id
+from transport.http import HttpConfig, build_http_app
 
 pytestmark = pytest.mark.anyio
 
@@ -119,11 +122,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def start_cli(folder: Path, name: str, *args: str, env: dict[str, str]) -> CliServer:
+def start_cli(
+    folder: Path, name: str, *args: str, env: dict[str, str], script: str = "cli.py"
+) -> CliServer:
+    """`cli.py serve --transport http ARGS`, or `server.py --transport http ARGS`."""
     stdout, stderr = folder / f"{name}.out", folder / f"{name}.err"
+    command = [sys.executable, str(ROOT / script), *(["serve"] if script == "cli.py" else [])]
     with stdout.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "serve", "--transport", "http", *args],
+            [*command, "--transport", "http", *args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.PIPE,
@@ -209,12 +216,19 @@ def serve_in_thread(app: ASGIApp) -> Generator[str]:
 
 
 def add_waiting_tool(
-    server: MCPServer, name: str, release: threading.Event, time_limit: float
+    server: MCPServer,
+    name: str,
+    release: threading.Event,
+    time_limit: float,
+    entered: list[str] | None = None,
 ) -> threading.Event:
-    """A tool whose body blocks its worker thread until `release` is set; returns 'started'."""
+    """A tool whose body blocks its worker thread until `release` is set; returns 'started'.
+    Each body that starts appends the tool's name to `entered`, when given."""
     started = threading.Event()
 
     def body(_: CallControl) -> CallToolResult:
+        if entered is not None:
+            entered.append(name)
         started.set()
         release.wait(timeout=WAIT_S)
         return CallToolResult(content=[TextContent(type="text", text=f"{name} released")])
@@ -264,6 +278,18 @@ async def test_over_http_the_tools_read_no_files_unless_the_operator_allows_it(
     assert result.is_error
     assert "cannot be read over HTTP" in text_of(result)
     assert "CREATOR_KPI_HTTP_FILES=1" in text_of(result)
+
+
+async def test_server_py_with_transport_http_serves_http(tmp_path: Path) -> None:
+    """`python server.py --transport http` once served stdio, silently (issue 18)."""
+    server = start_cli(tmp_path, "plain", "--port", "0", env=clean_env(), script="server.py")
+    try:
+        server.wait_until_listening()
+        async with Client(server.mcp) as client:
+            result = await client.call_tool("score_creator", {"metrics": {"views": 1000}})
+    finally:
+        server.stop()
+    assert result.structured_content == score({"views": 1000}).model_dump(mode="json")
 
 
 async def test_stateless_mode_lists_tools_and_calls_them_without_a_session(
@@ -335,6 +361,10 @@ async def test_host_and_origin_headers_outside_the_allow_lists_are_refused(
             open_server.mcp, headers={**POST_HEADERS, **extra_headers}, json=INITIALIZE
         )
     assert response.status_code == status
+    if status == 421:
+        assert "CREATOR_KPI_ALLOWED_HOSTS" in response.text
+    if status == 403:
+        assert "CREATOR_KPI_ALLOWED_ORIGINS" in response.text
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
@@ -395,6 +425,8 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
         "CREATOR_KPI_ALLOWED_HOSTS": "kpi.example.com:443, 10.0.0.5:*",
         "CREATOR_KPI_ALLOWED_ORIGINS": "https://app.example.com",
         "CREATOR_KPI_MAX_REQUEST_BYTES": "65536",
+        "CREATOR_KPI_MAX_SESSIONS": "50",
+        "CREATOR_KPI_SESSION_IDLE": "90",
     }
     config = HttpConfig.from_env("10.0.0.5", 9000, stateless=True, environ=environ)
     assert config.token == TOKEN
@@ -409,7 +441,7 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
         "10.0.0.5:*",
     )
     assert "https://app.example.com" in config.allowed_origins
-    assert config.max_request_bytes == 65536
+    assert (config.max_request_bytes, config.max_sessions, config.session_idle) == (65536, 50, 90.0)
 
 
 @pytest.mark.parametrize(
@@ -435,6 +467,22 @@ def test_the_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
             {"CREATOR_KPI_MAX_REQUEST_BYTES": "1MB"},
             "CREATOR_KPI_MAX_REQUEST_BYTES",
             "must be a whole number of bytes",
+        ),
+        (
+            {"CREATOR_KPI_MAX_SESSIONS": "lots"},
+            "CREATOR_KPI_MAX_SESSIONS",
+            "must be a whole number of sessions",
+        ),
+        ({"CREATOR_KPI_MAX_SESSIONS": "0"}, "CREATOR_KPI_MAX_SESSIONS", "must be in [1, 1000000]"),
+        (
+            {"CREATOR_KPI_SESSION_IDLE": "0.5"},
+            "CREATOR_KPI_SESSION_IDLE",
+            "must be in [1, 86400] seconds",
+        ),
+        (
+            {"CREATOR_KPI_SESSION_IDLE": "1m"},
+            "CREATOR_KPI_SESSION_IDLE",
+            "must be a number of seconds",
         ),
     ],
 )
@@ -552,9 +600,9 @@ def test_json_depth_counts_brackets_outside_strings_and_escapes(text: str, depth
 def test_the_id_of_a_too_deep_message_is_read_from_its_top_level_only() -> None:
     deep = "[" * 5000 + "]" * 5000
     text = f'{{"params": {{"a": [{deep}, "}}"]}}, "id": "a\\"b{{", "method": "tools/call"}}'
-    assert _message_id(text) == ('a"b{', "tools/call")
-    assert _message_id('{"id": true, "params": ' + deep + "}") == (None, "")
-    assert _message_id("[" + deep + "]") == (None, "")
+    assert message_id(text) == ('a"b{', "tools/call")
+    assert message_id('{"id": true, "params": ' + deep + "}") == (None, "")
+    assert message_id("[" + deep + "]") == (None, "")
 
 
 # --- one slow call stalls nothing else ---------------------------------------------------------
@@ -649,3 +697,219 @@ async def test_client_roots_never_widen_file_access_over_http(tmp_path: Path) ->
     rule = "path must be inside an allowed directory"
     assert rule in text_of(existing)
     assert rule in text_of(absent)
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def test_a_flood_of_initialize_requests_cannot_lock_a_legitimate_client_out() -> None:
+    """A table of 8 sessions and 300 `initialize` requests that never come back (issue 19.3,
+    scaled from 10,050): a client whose call is in flight keeps its session, and a client
+    arriving after the flood is served. Without eviction the SDK answers 503 once 8 are open.
+
+    Sessions belong to the handshake protocol versions (up to 2025-11-25), so both clients use
+    ``mode="legacy"``; a 2026-07-28 client sends self-contained requests and opens none."""
+    release = threading.Event()
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S)
+    statuses: Counter[int] = Counter()
+    held: list[CallToolResult] = []
+    served: list[CallToolResult] = []
+    try:
+        with serve_in_thread(build_http_app(server, HttpConfig(max_sessions=8))) as base:
+            async with Client(f"{base}/mcp", mode="legacy") as busy:
+
+                async def hold() -> None:
+                    held.append(await busy.call_tool("hold", {}))
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(hold)
+                    assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                    with anyio.fail_after(WAIT_S):
+                        async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+                            for _ in range(300):
+                                flood = await http.post(
+                                    f"{base}/mcp", headers=POST_HEADERS, json=INITIALIZE
+                                )
+                                statuses[flood.status_code] += 1
+                        async with Client(f"{base}/mcp", mode="legacy") as late:
+                            served.append(
+                                await late.call_tool("score_creator", {"metrics": {"views": 1000}})
+                            )
+                    release.set()
+                with anyio.fail_after(WAIT_S):
+                    again = await busy.call_tool("score_creator", {"metrics": {"views": 1000}})
+    finally:
+        release.set()
+    assert statuses == {200: 300}
+    assert [result.is_error for result in served] == [False], text_of(served[0])
+    assert [text_of(result) for result in held] == ["hold released"]
+    assert not again.is_error, text_of(again)
+
+
+async def test_sessions_idle_past_the_limit_are_closed_whether_or_not_they_initialised() -> None:
+    """The table's clock is the test's: a session that never sent `initialized` and one idle
+    since its last ping are both closed once idle for 60 s, when the next session opens."""
+    now = [0.0]
+    server = build_server(ServerConfig(transport="http"))
+    app = build_http_app(server, HttpConfig(session_idle=60.0), clock=lambda: now[0])
+    ping = {"jsonrpc": "2.0", "id": 5, "method": "ping"}
+    with serve_in_thread(app) as base:
+        url = f"{base}/mcp"
+        async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+            active = await open_legacy_session(http, url)
+            silent = await http.post(url, headers=POST_HEADERS, json=INITIALIZE)
+            silent_headers = {**active, "Mcp-Session-Id": silent.headers["mcp-session-id"]}
+            now[0] = 30.0
+            assert (await http.post(url, headers=active, json=ping)).status_code == 200
+            now[0] = 61.0
+            await http.post(url, headers=POST_HEADERS, json=INITIALIZE)  # closes `silent`
+            after_silent = await http.post(url, headers=silent_headers, json=ping)
+            still_active = await http.post(url, headers=active, json=ping)  # idle since 61
+            now[0] = 121.0
+            await http.post(url, headers=POST_HEADERS, json=INITIALIZE)  # closes `active`
+            after_active = await http.post(url, headers=active, json=ping)
+    assert (after_silent.status_code, still_active.status_code) == (404, 200)
+    assert after_active.status_code == 404
+
+
+async def test_when_every_session_has_a_call_in_flight_a_new_one_gets_503_saying_why() -> None:
+    release = threading.Event()
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S)
+    refused: list[httpx2.Response] = []
+    try:
+        with serve_in_thread(build_http_app(server, HttpConfig(max_sessions=1))) as base:
+            async with (
+                Client(f"{base}/mcp", mode="legacy") as busy,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(busy.call_tool, "hold", {})
+                assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                async with httpx2.AsyncClient(timeout=WAIT_S) as http:
+                    refused.append(
+                        await http.post(f"{base}/mcp", headers=POST_HEADERS, json=INITIALIZE)
+                    )
+                release.set()
+    finally:
+        release.set()
+    assert refused[0].status_code == 503
+    assert refused[0].headers["retry-after"] == "5"
+    assert refused[0].json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32603,
+            "message": "Too many open sessions: all 1 have a call in flight; retry when one ends",
+        },
+    }
+
+
+# --- fairness ----------------------------------------------------------------------------------
+
+
+class PostCounter:
+    """ASGI middleware that sets `reached` once `target` POST requests have arrived."""
+
+    def __init__(self, app: ASGIApp, target: int) -> None:
+        self.app = app
+        self.target = target
+        self.posts = 0
+        self.reached = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.posts += 1
+            if self.posts >= self.target:
+                self.reached.set()
+        await self.app(scope, receive, send)
+
+
+async def test_one_session_with_45_slow_calls_cannot_starve_another_clients_call() -> None:
+    """Issue 19.8: 45 concurrent calls from one session took all 40 worker threads, and another
+    client's score_creator waited for them. With the per-session cap (8 by default) at most 8
+    of them run at once, and the other client is answered while all 45 are still held.
+
+    The other client calls only once the server has received all 45 calls (two clients make
+    2 x 2 POSTs to connect), so without the cap it would queue behind them."""
+    release = threading.Event()
+    entered: list[str] = []
+    server = build_server(ServerConfig(transport="http"))
+    started = add_waiting_tool(server, "hold", release, time_limit=WAIT_S, entered=entered)
+    held: list[CallToolResult] = []
+    others: list[CallToolResult] = []
+    running_when_answered: list[int] = []
+    app = PostCounter(build_http_app(server, HttpConfig()), target=4 + 45)
+    try:
+        with serve_in_thread(app) as base:
+            async with (
+                Client(f"{base}/mcp", mode="legacy") as greedy,
+                Client(f"{base}/mcp", mode="legacy") as other,
+            ):
+
+                async def hold() -> None:
+                    held.append(await greedy.call_tool("hold", {}))
+
+                async with anyio.create_task_group() as group:
+                    for _ in range(45):
+                        group.start_soon(hold)
+                    assert await anyio.to_thread.run_sync(started.wait, WAIT_S)
+                    assert await anyio.to_thread.run_sync(app.reached.wait, WAIT_S)
+                    with anyio.fail_after(WAIT_S):
+                        others.append(
+                            await other.call_tool("score_creator", {"metrics": {"views": 1000}})
+                        )
+                    running_when_answered.append(len(entered))
+                    assert held == []
+                    release.set()
+    finally:
+        release.set()
+    assert [result.is_error for result in others] == [False]
+    assert 1 <= running_when_answered[0] <= 8
+    assert [text_of(result) for result in held] == ["hold released"] * 45
+
+
+# --- server paths ------------------------------------------------------------------------------
+
+
+async def test_errors_sent_over_http_name_no_server_path_and_the_log_keeps_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19.11: an HTTP client learned the allowed directories and the store's path from
+    error texts. Over HTTP they are described instead; stdio (the operator) keeps them."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    store = tmp_path / "experiments.sqlite3"
+    store.write_bytes(b"not a database " * 100)
+    config = ServerConfig(
+        allowed_dirs=(str(allowed),), transport="http", http_files=True, store_path=store
+    )
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("score_cohort", {"path": "/etc/hostname"}),
+        ("score_cohort", {"path": "../outside.csv"}),
+        ("list_experiments", {}),
+    ]
+    caplog.set_level(logging.INFO, logger="creator_kpi.tools")
+    with serve_in_thread(build_http_app(build_server(config), HttpConfig())) as base:
+        async with Client(f"{base}/mcp") as client:
+            over_http = [text_of(await client.call_tool(name, args)) for name, args in calls]
+    async with Client(build_server(replace(config, transport="stdio"))) as client:
+        over_stdio = [text_of(await client.call_tool(name, args)) for name, args in calls]
+    how_to_allow = (
+        "set CREATOR_KPI_ALLOWED_DIRS (or start the server with --allow-dir DIR), or let the "
+        "client share its roots to allow another."
+    )
+    assert over_http == [
+        "score_cohort was not run: path must be inside an allowed directory; got "
+        f"'/etc/hostname' - allowed: 'an allowed directory'; {how_to_allow}",
+        "score_cohort was not run: path must not use '..' to leave the allowed directories; "
+        "got '../outside.csv' - give a path inside 'an allowed directory'.",
+        "list_experiments was not run: the experiment store is not a readable SQLite database "
+        "(file is not a database) - move the file aside (or restore a backup) or set "
+        "CREATOR_KPI_DB to another path; the scoring tools keep working.",
+    ]
+    assert [str(allowed) in text for text in over_stdio] == [True, True, False]
+    assert str(store) in over_stdio[2]
+    withheld = "\n".join(r.getMessage() for r in caplog.records if "withheld" in r.getMessage())
+    assert str(allowed) in withheld
+    assert str(store) in withheld

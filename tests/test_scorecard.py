@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from html.parser import HTMLParser
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -12,8 +15,11 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import TextContent, TextResourceContents
 
 from kpi_core import KPI_IDS, resolve_weighting, score
-from kpi_core.diagnose import diagnose
-from kpi_core.recommend import recommend
+from kpi_core.diagnosis import diagnose
+from kpi_core.kernel import derive, score_arrays
+from kpi_core.recommendations import recommend
+from kpi_core.scorecard import scorecard
+from kpi_core.validation import validate
 from server import build_server
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 from tests.conftest import StdioFactory
@@ -258,3 +264,76 @@ async def test_the_scorecard_is_the_same_over_stdio(stdio_server: StdioFactory) 
     assert text_of(remote) == text_of(local)
     assert isinstance(page, TextResourceContents)
     assert page.text == SCORECARD_HTML.read_text(encoding="utf-8")
+
+
+def count_calls(functions: list[Callable[..., Any]], body: Callable[[], object]) -> dict[str, int]:
+    """How many times each of ``functions`` ran during ``body`` (a profile hook on their code)."""
+    codes = {function.__code__: function.__name__ for function in functions}
+    counts = dict.fromkeys(codes.values(), 0)
+
+    def hook(frame: FrameType, event: str, _: object) -> None:
+        name = codes.get(frame.f_code) if event == "call" else None
+        if name is not None:
+            counts[name] += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        body()
+    finally:
+        sys.setprofile(previous)
+    return counts
+
+
+def test_one_scorecard_validates_the_record_once_and_runs_the_kernel_once_per_batch() -> None:
+    """One validation; the kernel runs for the score, the what-ifs (one batch), the
+    recommendations' counterfactuals (one batch) and the equal-weight overall; each kernel run
+    derives once, and nothing else derives."""
+    counts = count_calls(
+        [validate, score_arrays, derive], lambda: scorecard(REALISTIC["beauty_micro"])
+    )
+    assert counts == {"validate": 1, "score_arrays": 4, "derive": 4}
+
+
+@pytest.mark.parametrize(
+    ("call", "kernel_runs"),
+    [
+        (score, 1),
+        (diagnose, 2),
+        (recommend, 2),
+    ],
+    ids=["score", "diagnose", "recommend"],
+)
+def test_score_diagnose_and_recommend_each_validate_the_record_once(
+    call: Callable[[dict[str, Any]], object], kernel_runs: int
+) -> None:
+    counts = count_calls([validate, score_arrays], lambda: call(REALISTIC["beauty_micro"]))
+    assert counts == {"validate": 1, "score_arrays": kernel_runs}
+
+
+async def test_money_in_another_currency_is_reported_in_usd_by_every_tool() -> None:
+    """gmv 9,800 EUR at 1.1 USD per EUR is 10,780 USD: score_creator and show_scorecard say
+    USD with a warning naming EUR, the scorecard echoes the converted metrics, and diagnose and
+    recommend give exactly what the same creator in USD gets."""
+    in_eur = {**REALISTIC["beauty_micro"], "gmv": 9_800.0}
+    in_usd = {**REALISTIC["beauty_micro"], "gmv": 9_800.0 * 1.1}
+    config = ServerConfig(fx_to_default={"EUR": 1.1})
+    arguments = {"metrics": in_eur, "currency": "EUR"}
+    async with Client(build_server(config)) as client:
+        scored = (await client.call_tool("score_creator", arguments)).structured_content
+        card = (await client.call_tool("show_scorecard", arguments)).structured_content
+        diagnosis = (await client.call_tool("diagnose", arguments)).structured_content
+        advice = (await client.call_tool("recommend", arguments)).structured_content
+        plain = (await client.call_tool("diagnose", {"metrics": in_usd})).structured_content
+        plain_advice = (await client.call_tool("recommend", {"metrics": in_usd})).structured_content
+    assert scored is not None
+    assert card is not None
+    assert scored["currency"] == card["score"]["currency"] == "USD"
+    converted = [w for w in scored["warnings"] if w["code"] == "currency_converted"]
+    assert [w["message"] for w in converted] == [
+        "Money fields were converted from EUR to USD at the configured rate before scoring."
+    ]
+    assert card["metrics"]["gmv"] == pytest.approx(10_780.0, abs=1e-9)
+    assert card["metrics"]["currency"] == "USD"
+    assert diagnosis == plain
+    assert advice == plain_advice

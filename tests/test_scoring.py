@@ -186,12 +186,22 @@ def test_long_values_are_truncated_in_errors() -> None:
     assert len(str(caught.value)) < 200
 
 
-def test_a_configured_currency_is_converted_before_scoring() -> None:
-    """100 EUR at 1.1 USD/EUR is 110 USD: the same score as gmv 110 in USD."""
+def test_a_converted_currency_is_reported_as_the_currency_its_numbers_are_in() -> None:
+    """100 EUR at 1.1 USD/EUR is 110 USD: the same score as gmv 110 in USD, and the result says
+    USD (its gmv component is 110), with a warning naming the currency it was converted from."""
     in_eur = score({"gmv": 100.0}, currency="EUR", fx_to_default={"EUR": 1.1})
     in_usd = score({"gmv": 110.0})
     assert in_eur.overall_score == pytest.approx(in_usd.overall_score, abs=1e-12)
-    assert in_eur.currency == "EUR"
+    assert in_eur.currency == "USD"
+    gmv = next(c for c in in_eur.kpis[0].components if c.metric == "gmv")
+    assert gmv.value == pytest.approx(110.0, abs=1e-12)
+    converted = [w for w in in_eur.warnings if w.code == "currency_converted"]
+    assert [(w.field, w.message) for w in converted] == [
+        (
+            "currency",
+            "Money fields were converted from EUR to USD at the configured rate before scoring.",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,12 +236,21 @@ AGREEMENT_CREATORS = 10_000
 AGREEMENT_CHUNKS = 4
 
 
-@pytest.mark.parametrize("chunk", range(AGREEMENT_CHUNKS))
-def test_score_and_score_frame_agree_to_1e12_on_10000_random_creators(chunk: int) -> None:
-    """Each chunk scores its quarter of the same 10,000 creators (seed 11) one by one with
-    score() and compares with score_frame() over all 10,000 at once."""
+@pytest.fixture(scope="session")
+def agreement_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 10,000 random creators (seed 11) and score_frame() over all of them, made once per
+    session (per xdist worker), whichever chunks that session runs."""
     frame = random_creators(AGREEMENT_CREATORS, seed=11)
-    table = score_frame(frame, components=True)
+    return frame, score_frame(frame, components=True)
+
+
+@pytest.mark.parametrize("chunk", range(AGREEMENT_CHUNKS))
+def test_score_and_score_frame_agree_to_1e12_on_10000_random_creators(
+    chunk: int, agreement_cohort: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Each chunk scores its quarter of the same 10,000 creators one by one with score() and
+    compares with score_frame() over all 10,000 at once (the session's agreement_cohort)."""
+    frame, table = agreement_cohort
     numeric = [name for name in frame.columns if name != "creator_id"]
     size = AGREEMENT_CREATORS // AGREEMENT_CHUNKS
     rows = range(chunk * size, (chunk + 1) * size)

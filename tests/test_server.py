@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from kpi_core import score
 from kpi_core.scoring import ScoreResult
 from server import build_server
 from tests.cases import BAD_INPUTS, REALISTIC, SOURCE_PAYLOAD
-from tests.conftest import StdioFactory
+from tests.conftest import ROOT, StdioFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -188,3 +191,64 @@ async def test_the_same_call_gives_the_same_bytes_across_processes_and_transport
         seen.append(_bytes(await client.call_tool("score_creator", arguments)))
     assert len(set(seen)) == 1
     assert not math.isnan(json.loads(seen[0])["data"]["overall_score"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the entry: settings and arguments are used or refused, never ignored
+
+
+@pytest.mark.parametrize(
+    ("setting", "arguments", "first_words"),
+    [
+        ({"CREATOR_KPI_FX": "EUR:1.08"}, [], "CREATOR_KPI_FX entries must look like EUR=1.08"),
+        ({"CREATOR_KPI_TIME_LIMIT": "2 minutes"}, [], "CREATOR_KPI_TIME_LIMIT must be a number"),
+        ({"CREATOR_KPI_HTTP_FILES": "yes"}, [], "CREATOR_KPI_HTTP_FILES must be 1 (on) or 0"),
+        ({"CREATOR_KPI_CALLS_PER_CLIENT": "0"}, [], "CREATOR_KPI_CALLS_PER_CLIENT must be in"),
+        (
+            {"CREATOR_KPI_MAX_SESSIONS": "many"},
+            ["--transport", "http", "--port", "0"],
+            "CREATOR_KPI_MAX_SESSIONS must be a whole number",
+        ),
+        (
+            {"CREATOR_KPI_TOKEN": "short"},
+            ["--transport", "http", "--port", "0"],
+            "CREATOR_KPI_TOKEN must hold at least 16 characters",
+        ),
+    ],
+    ids=["fx", "time-limit", "http-files", "calls-per-client", "max-sessions", "token"],
+)
+def test_a_malformed_setting_stops_server_py_with_one_line_naming_the_variable(
+    setting: dict[str, str], arguments: list[str], first_words: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREATOR_KPI_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *arguments],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        cwd=ROOT,
+        env={**env, **setting},
+        timeout=120,
+        check=False,
+    )
+    message = done.stderr.decode()
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert message.startswith(f"creator-kpi-mcp: not started: {first_words}"), message
+    assert message.count("\n") == 1, message
+
+
+def test_server_py_refuses_an_argument_it_does_not_know_instead_of_serving_stdio() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--transport", "websocket"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines()[-1] == (
+        "server.py: error: argument --transport: invalid choice: 'websocket' "
+        "(choose from 'stdio', 'http')"
+    )

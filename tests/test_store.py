@@ -30,7 +30,7 @@ from kpi_core.evidence import (
     read_lift,
 )
 from kpi_core.interventions import LiftRange, load_interventions
-from kpi_core.recommend import InterventionEvidence
+from kpi_core.recommendations import InterventionEvidence
 from kpi_core.store import (
     SCHEMA_VERSION,
     ExperimentStore,

@@ -23,6 +23,10 @@ ENV_TIME_LIMIT = "CREATOR_KPI_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 120.0
 #: The experiment store's SQLite file (default: experiments.sqlite3 in the user's data directory).
 ENV_DB = "CREATOR_KPI_DB"
+#: Tool calls one client may have running at once (a session; over HTTP without a session, an
+#: address); its further calls wait for one to end, so one client cannot take every worker.
+ENV_CALLS_PER_CLIENT = "CREATOR_KPI_CALLS_PER_CLIENT"
+DEFAULT_CALLS_PER_CLIENT = 8
 
 
 def parse_time_limit(text: str) -> float:
@@ -33,6 +37,26 @@ def parse_time_limit(text: str) -> float:
     if not 0 < value <= 86_400:
         raise InvalidValueError(ENV_TIME_LIMIT, "must be in (0, 86400] seconds", text)
     return value
+
+
+def parse_calls_per_client(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidValueError(
+            ENV_CALLS_PER_CLIENT, "must be a whole number of calls", text
+        ) from None
+    if not 1 <= value <= 1000:
+        raise InvalidValueError(ENV_CALLS_PER_CLIENT, "must be in [1, 1000]", text)
+    return value
+
+
+def parse_switch(variable: str, text: str) -> bool:
+    """'1' on, '0' or unset off; anything else is refused rather than read as off."""
+    value = text.strip()
+    if value not in ("", "0", "1"):
+        raise InvalidValueError(variable, "must be 1 (on) or 0 (off)", value)
+    return value == "1"
 
 
 def parse_fx(text: str) -> dict[str, float]:
@@ -63,6 +87,7 @@ class ServerConfig:
     http_files: bool = False
     #: None: the default path of kpi_core.store.default_path().
     store_path: Path | None = None
+    calls_per_client: int = DEFAULT_CALLS_PER_CLIENT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServerConfig":
@@ -72,7 +97,10 @@ class ServerConfig:
             time_limit=parse_time_limit(env.get(ENV_TIME_LIMIT, str(DEFAULT_TIME_LIMIT))),
             store_path=Path(db).expanduser() if (db := env.get(ENV_DB, "").strip()) else None,
             allowed_dirs=tuple(filter(None, env.get(ENV_ALLOWED_DIRS, "").split(os.pathsep))),
-            http_files=env.get(ENV_HTTP_FILES, "") == "1",
+            http_files=parse_switch(ENV_HTTP_FILES, env.get(ENV_HTTP_FILES, "")),
+            calls_per_client=parse_calls_per_client(
+                env.get(ENV_CALLS_PER_CLIENT, "").strip() or str(DEFAULT_CALLS_PER_CLIENT)
+            ),
         )
 
     @property

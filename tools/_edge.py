@@ -12,18 +12,21 @@ Two doors lead into a tool, and both are guarded here:
   is logged with its traceback (to stderr) and becomes an ``isError`` result that says an internal
   error happened, so no call ever returns the SDK's bare prefix with the reason lost. A cancelled
   or timed-out call sets the body's stop flag, which long computations check at each progress
-  report, so abandoned work ends promptly instead of burning a core.
+  report, so abandoned work ends promptly instead of burning a core; a cancelled call is logged
+  as cancelled (the SDK sends no answer to a request its client cancelled).
 
 Both log the tool name, the outcome and the fields at fault, never the payload.
 """
 
 import difflib
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import anyio
 import anyio.from_thread
@@ -31,17 +34,22 @@ import anyio.to_thread
 from mcp.server import ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 
 from kpi_core.errors import KpiError, Problem, field_name, truncate
 
 __all__ = [
     "CallControl",
     "CallStoppedError",
+    "PathRedactor",
     "argument_guard",
     "error_result",
+    "fair_share",
     "ok_result",
+    "redact_paths",
     "run_tool",
 ]
 
@@ -105,6 +113,11 @@ def _internal_error(tool: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
+def _cancelled(tool: str) -> CallToolResult:
+    text = f"{tool} was cancelled before it finished; nothing was computed for this call."
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
 async def run_tool(
     tool: str,
     body: Callable[[CallControl], CallToolResult],
@@ -129,11 +142,13 @@ async def run_tool(
     except KpiError as error:
         logger.info("tool %s refused: fields %s", tool, list(error.fields)[:8])
         return error_result(tool, error.problems)
-    except (
-        CallStoppedError
-    ):  # only after the stop flag is set, that is cancelled: nobody is waiting
-        logger.info("tool %s stopped after its call ended", tool)
-        return _internal_error(tool)
+    except anyio.get_cancelled_exc_class():  # notifications/cancelled, or the client went away
+        control.stop.set()
+        logger.info("tool %s cancelled by the client", tool)
+        raise
+    except CallStoppedError:  # the stop flag was set while the body ran: the call was cancelled
+        logger.info("tool %s cancelled by the client", tool)
+        return _cancelled(tool)
     except Exception:  # the edge: log the traceback, tell the caller it was not their input
         logger.exception("tool %s failed with an internal error", tool)
         return _internal_error(tool)
@@ -150,13 +165,69 @@ def _rule(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
-def validation_problems(error: ValidationError) -> list[Problem]:
-    """Our problems from pydantic's errors (field path, rule in our wording, truncated input)."""
+#: pydantic error types about a value's kind or bounds, which the published schema words better.
+_SCHEMA_WORDED = frozenset(
+    {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "float_type",
+        "float_parsing",
+        "finite_number",
+        "literal_error",
+        "enum",
+    }
+)
+
+
+def _number_text(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def schema_rule(schema: Mapping[str, Any]) -> str | None:
+    """The rule a JSON schema property states, in our words ("must be a whole number in
+    [1, 13]", "must be one of a, b, c"), or None when it states no kind, bound or choice."""
+    choices = schema.get("enum")
+    if isinstance(choices, list) and choices:
+        return "must be one of " + ", ".join(str(item) for item in choices)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    kind = {"integer": "a whole number", "number": "a number"}.get(str(schema.get("type")))
+    if kind is None:
+        return None
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if low is None and high is None:
+        return f"must be {kind}"
+    if high is None:
+        return f"must be {kind} >= {_number_text(low)}"
+    if low is None:
+        return f"must be {kind} <= {_number_text(high)}"
+    opening = "(" if "exclusiveMinimum" in schema else "["
+    closing = ")" if "exclusiveMaximum" in schema else "]"
+    return f"must be {kind} in {opening}{_number_text(low)}, {_number_text(high)}{closing}"
+
+
+def validation_problems(
+    error: ValidationError, schema: Mapping[str, Any] | None = None
+) -> list[Problem]:
+    """Our problems from pydantic's errors (field path, rule in our wording, truncated input).
+
+    With the tool's input ``schema``, an error about a top-level argument's kind, bounds or
+    choices states the rule the schema publishes, so the client reads the same rule in both.
+    """
+    properties: Mapping[str, Any] = (schema or {}).get("properties", {})
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
         value = "(missing)" if item["type"] == "missing" else truncate(item.get("input"))
-        problems.append(Problem(field, _rule(item["msg"]), value))
+        rule = None
+        if item["type"] in _SCHEMA_WORDED and len(item["loc"]) == 1:
+            published = properties.get(str(item["loc"][0]))
+            rule = schema_rule(published) if isinstance(published, Mapping) else None
+        problems.append(Problem(field, rule or _rule(item["msg"]), value))
     return problems
 
 
@@ -191,10 +262,157 @@ def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
         try:
             tool.fn_metadata.validate_arguments(dict(named))
         except ValidationError as error:
-            problems.extend(validation_problems(error))
+            problems.extend(validation_problems(error, tool.parameters))
         if problems:
             logger.info("tool %s refused arguments: %s", tool.name, [p.field for p in problems][:8])
             return error_result(tool.name, problems)
         return await call_next(ctx)
 
     return guard
+
+
+# --- one client cannot take every worker -------------------------------------------------------
+
+
+def _client_key(ctx: ServerRequestContext[Any, Any]) -> tuple[str, str]:
+    """Who is calling: an HTTP session, else an HTTP client's address, else the one stdio client."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return ("local", "")
+    session_id = request.headers.get("mcp-session-id")
+    if session_id:
+        return ("session", session_id)
+    return ("address", request.client.host if request.client else "")
+
+
+def fair_share(per_client: int) -> Callable[..., Any]:
+    """Middleware letting each client run at most `per_client` tool calls at once.
+
+    The worker threads are one pool (40 in anyio); without this, one session's 45 concurrent
+    slow calls took all of them and another client's call waited behind them (issue 19.8). A
+    client's further calls wait here, holding no thread, in the order they came. A client is an
+    MCP session (stdio has one; over HTTP, the ``Mcp-Session-Id``), or for HTTP requests without
+    a session (the 2026-07-28 protocol, stateless mode) the client's address.
+    """
+    limiters: dict[tuple[str, str], anyio.CapacityLimiter] = {}
+
+    async def limit(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        key = _client_key(ctx)
+        limiter = limiters.setdefault(key, anyio.CapacityLimiter(per_client))
+        if limiter.available_tokens == 0:
+            logger.info("a client has %d tool calls running; its next call waits", per_client)
+        try:
+            async with limiter:
+                return await call_next(ctx)
+        finally:
+            if limiter.borrowed_tokens == 0 and limiter.statistics().tasks_waiting == 0:
+                limiters.pop(key, None)
+
+    return limit
+
+
+# --- server paths stay on the server (HTTP) ----------------------------------------------------
+
+#: An absolute path in a message: POSIX (``/srv/data``) or a Windows drive (``C:\\data``).
+_PATH = re.compile(r"(?<![\w/.~:\\-])(?:/|[A-Za-z]:\\)[^\s'\"<>|;,]+")
+_STORE_PHRASE = re.compile(r"experiment store (?:/|[A-Za-z]:\\)[^\s'\"<>|;,]+")
+_ALLOWED_RUN = re.compile(r"an allowed directory(?:, an allowed directory)+")
+
+
+class PathRedactor:
+    """Replaces the server's paths in a message with what they are, for clients that are not
+    on the server's machine: an allowed directory is "an allowed directory" (a file inside one
+    is named relative to it, as HTTP clients name it), the store is "the experiment store",
+    any other path "a server path". Paths the client sent itself are left as they are."""
+
+    def __init__(self, allowed_dirs: Sequence[str]) -> None:
+        spellings: set[str] = set()
+        for directory in allowed_dirs:
+            given = Path(directory).expanduser()
+            spellings.update({directory.rstrip("/\\"), str(given), str(given.resolve())})
+        self._dirs = sorted(filter(None, spellings), key=len, reverse=True)
+
+    def _describe(self, path: str, client_said: Collection[str]) -> str:
+        core = path.rstrip(".")
+        cut = path.endswith("...")  # an echo truncated by kpi_core.errors.truncate
+        if core in client_said or (cut and any(text.startswith(core) for text in client_said)):
+            return path
+        tail = path[len(core) :]
+        for directory in self._dirs:
+            if core.rstrip("/\\") == directory:
+                return "an allowed directory" + tail
+            if core.startswith((directory + "/", directory + "\\")):
+                return core[len(directory) + 1 :] + tail
+        return "a server path" + tail
+
+    def __call__(self, text: str, client_said: Collection[str] = ()) -> str:
+        text = _STORE_PHRASE.sub("the experiment store", text)
+        text = _PATH.sub(lambda found: self._describe(found.group(), client_said), text)
+        return _ALLOWED_RUN.sub("the allowed directories", text)
+
+
+def _strings(value: object, found: set[str], budget: int = 1000) -> None:
+    """The strings in a client's arguments (the paths it may see echoed back)."""
+    if len(found) >= budget:
+        return
+    if isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, Mapping):
+        for item in cast("Mapping[object, object]", value).values():
+            _strings(item, found, budget)
+    elif isinstance(value, list):
+        for item in cast("list[object]", value):
+            _strings(item, found, budget)
+
+
+def _redacted(result: HandlerResult, redact: Callable[[str], str]) -> HandlerResult:
+    """An error result with `redact` applied to its text (a model or its serialised dict)."""
+    if isinstance(result, CallToolResult) and result.is_error:
+        content = [
+            block.model_copy(update={"text": redact(block.text)})
+            if isinstance(block, TextContent)
+            else block
+            for block in result.content
+        ]
+        return result.model_copy(update={"content": content})
+    if isinstance(result, dict) and result.get("isError"):
+        blocks = cast("list[object]", result.get("content") or [])
+        content: list[object] = []
+        for block in blocks:
+            text = block.get("text") if isinstance(block, dict) else None
+            if isinstance(block, dict) and isinstance(text, str):
+                content.append({**block, "text": redact(text)})
+            else:
+                content.append(block)
+        return {**result, "content": content}
+    return result
+
+
+def redact_paths(allowed_dirs: Sequence[str]) -> Callable[..., Any]:
+    """Middleware for HTTP: server paths in error results and protocol errors are replaced by
+    neutral descriptions (`PathRedactor`); the log keeps the original (issue 19.11). Over stdio
+    the client is the operator, and errors keep their paths."""
+    redactor = PathRedactor(allowed_dirs)
+
+    async def redact(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        def rewrite(text: str) -> str:
+            if not _PATH.search(text):
+                return text
+            said: set[str] = set()
+            _strings(ctx.params, said)
+            clean = redactor(text, said)
+            if clean != text:
+                logger.info("server paths withheld from an HTTP client in: %s", truncate(text, 400))
+            return clean
+
+        try:
+            return _redacted(await call_next(ctx), rewrite)
+        except MCPError as error:
+            message = rewrite(error.error.message)
+            if message == error.error.message:
+                raise
+            raise MCPError(error.error.code, message, error.error.data) from None
+
+    return redact

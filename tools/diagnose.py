@@ -4,9 +4,9 @@ from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
+from pydantic import Field
 
-from kpi_core.diagnose import Diagnosis, diagnose
+from kpi_core.diagnosis import MAX_TOP_N, Diagnosis, diagnose
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
@@ -20,7 +20,7 @@ creator of this size minus its score), each with the metrics behind it against t
 the shop `funnel` (views -> product clicks -> orders -> orders net of refunds) with the step that
 leaks most; `what_if` (the overall score if each bottleneck's metrics reached their benchmarks,
 moved through the funnel, and all together); `strengths`; and `data_gaps` (KPIs not scored, with
-the metrics that would fill them). `top_n` (1-13, default 3) bounds the bottlenecks shown.
+the metrics that would fill them). `top_n` (default 3) bounds the bottlenecks shown.
 {UNITS_NOTE} Call `recommend` next for what to change."""
 
 
@@ -28,7 +28,9 @@ def build(config: ServerConfig) -> Tool:
     async def diagnose_tool(
         metrics: MetricsArg,
         weighting: WeightingArg = "tiered",
-        top_n: Annotated[int, SkipValidation, Field(description="Bottlenecks to show, 1-13.")] = 3,
+        top_n: Annotated[
+            int, Field(ge=1, le=MAX_TOP_N, strict=True, description="Bottlenecks to show.")
+        ] = 3,
         currency: CurrencyArg = None,
     ) -> Annotated[CallToolResult, Diagnosis]:
         def body(_: CallControl) -> CallToolResult:

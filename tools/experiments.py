@@ -16,7 +16,7 @@ from pydantic import Field, SkipValidation
 
 from kpi_core.abtest import MeanArm, ProportionArm
 from kpi_core.interventions import load_interventions
-from kpi_core.recommend import InterventionEvidence
+from kpi_core.recommendations import InterventionEvidence
 from kpi_core.store import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

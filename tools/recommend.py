@@ -1,12 +1,13 @@
 """`recommend`: prioritised interventions for a creator, each with the A/B test that proves it."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
+from pydantic import Field
 
-from kpi_core.recommend import Recommendations, recommend
+from kpi_core.interventions import Objective
+from kpi_core.recommendations import MAX_ITEMS, Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
@@ -25,8 +26,6 @@ Each item's `ab_test` holds the arguments of design_ab_test (MDE at the low end 
 baseline from the creator's metrics); fill in its `missing` fields and call design_ab_test.
 {UNITS_NOTE} Every sentence is from a template; every number from the scoring core."""
 
-Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
-
 
 def build(config: ServerConfig) -> Tool:
     store = open_store(config)
@@ -35,9 +34,9 @@ def build(config: ServerConfig) -> Tool:
         metrics: MetricsArg,
         weighting: WeightingArg = "tiered",
         max_items: Annotated[
-            int, SkipValidation, Field(description="Recommendations to return, 1-20.")
+            int, Field(ge=1, le=MAX_ITEMS, strict=True, description="Recommendations to return.")
         ] = 5,
-        objective: Annotated[Objective, SkipValidation] = "balanced",
+        objective: Objective = "balanced",
         currency: CurrencyArg = None,
     ) -> Annotated[CallToolResult, Recommendations]:
         def body(_: CallControl) -> CallToolResult:

@@ -7,7 +7,6 @@ from mcp.types import CallToolResult, ToolAnnotations
 
 from kpi_core import score
 from kpi_core.scoring import ScoreResult
-from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
@@ -30,22 +29,6 @@ object giving all 13 KPI ids weights that sum to 1. Returns `overall_score`, `ba
 and the metrics behind it with their benchmarks for a creator of this size. Call `diagnose` next
 to see what holds the score back."""
 
-#: Warnings the summary's coverage line already says.
-COVERAGE_WARNINGS = frozenset({"kpis_not_scored", "revenue_uncovered"})
-
-
-def summary(result: ScoreResult) -> str:
-    scored = [item for item in result.kpis if item.score is not None]
-    ranked = sorted(scored, key=lambda item: (-(item.score or 0.0), item.kpi))
-    return render(
-        "score_summary.txt.j2",
-        result=result,
-        strongest=ranked[:2],
-        weakest=list(reversed(ranked[-2:])) if len(ranked) > 2 else [],
-        unscored=[item.kpi for item in result.kpis if item.score is None],
-        notes=[w for w in result.warnings if w.code not in COVERAGE_WARNINGS],
-    )
-
 
 def build(config: ServerConfig) -> Tool:
     async def score_creator(
@@ -60,7 +43,7 @@ def build(config: ServerConfig) -> Tool:
                 currency=currency,
                 fx_to_default=config.fx_to_default,
             )
-            return ok_result(summary(result), result)
+            return ok_result(result.summary, result)
 
         return await run_tool("score_creator", body, time_limit=config.time_limit)
 

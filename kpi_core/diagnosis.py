@@ -20,27 +20,22 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Direction, load_catalogue
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, score_scenarios
-from kpi_core.kernel import derive
-from kpi_core.metrics import CreatorMetrics, parse_metrics
-from kpi_core.scoring import Band, KpiResult, ScoreResult, score
-from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
+from kpi_core.metrics import CreatorMetrics
+from kpi_core.scoring import Band, KpiResult, ScoredCreator, assess
+from kpi_core.weights import Weighting, WeightingArg
 from prompts import render
 
 __all__ = [
     "MAX_STRENGTHS",
     "MAX_TOP_N",
-    "Assessment",
     "Bottleneck",
     "DataGap",
     "DerivableMetric",
@@ -51,7 +46,6 @@ __all__ = [
     "Strength",
     "WhatIf",
     "WhatIfScenario",
-    "assess",
     "benchmark_changes",
     "diagnose",
     "display_text",
@@ -86,7 +80,7 @@ class MetricGap(BaseModel):
     metric: str
     value: float = Field(description="The creator's value (after derivation).")
     benchmark: float = Field(description="What a typical creator of this size achieves.")
-    direction: Literal["higher", "lower"]
+    direction: Direction
     normalised: float = Field(description="0..1 score of the value.")
     benchmark_normalised: float = Field(description="0..1 score of the benchmark value.")
     below_benchmark: bool = Field(description="True when the value is worse than the benchmark.")
@@ -197,6 +191,7 @@ class Diagnosis(BaseModel):
 
     model_config = _RESULT_CONFIG
 
+    summary: str = Field(description="What to say first (the same text as the text content).")
     creator_id: str | None
     overall_score: float
     band: Band
@@ -210,82 +205,14 @@ class Diagnosis(BaseModel):
     strengths: list[Strength]
     strengths_total: int
     data_gaps: list[DataGap]
-    summary: str
     model_version: str
-
-
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """One creator scored, with the metric values (after derivation) the counterfactuals need."""
-
-    result: ScoreResult
-    values: dict[str, float]
-    benchmarks: dict[str, float]
-    scheme: Weighting
-    size_assumed: bool
-
-    def kpi(self, kpi_id: str) -> KpiResult:
-        return self.result.kpis[KPI_IDS.index(kpi_id)]
-
-    def gap(self, kpi_id: str) -> float:
-        """benchmark score - score, floored at 0 (0 when the KPI is not scored)."""
-        item = self.kpi(kpi_id)
-        if item.score is None:
-            return 0.0
-        gap = item.benchmark_score - item.score
-        return gap if gap > EPSILON else 0.0
-
-    def impact(self, kpi_id: str) -> float:
-        return 100.0 * self.kpi(kpi_id).effective_weight * self.gap(kpi_id)
-
-    def worse_than_benchmark(self, metric: str) -> bool:
-        catalogue = load_catalogue()
-        value = self.values.get(metric)
-        bench = self.benchmarks.get(metric)
-        if value is None or bench is None:
-            return False
-        if catalogue.metrics[metric].direction == "lower":
-            return value > bench
-        return value < bench
-
-
-def assess(
-    metrics: Mapping[str, object] | CreatorMetrics,
-    weighting: WeightingArg | Weighting = "tiered",
-    *,
-    currency: str | None = None,
-    fx_to_default: Mapping[str, float] | None = None,
-) -> Assessment:
-    """Validate and score one creator (through :func:`kpi_core.score`) and keep its values.
-
-    ``currency`` and ``fx_to_default`` are those of :func:`kpi_core.score`; the values kept are
-    in the catalogue's currency."""
-    scheme = resolve_weighting(weighting)
-    parsed = parse_metrics(metrics, fx_to_default=fx_to_default, currency=currency)
-    result = score(parsed, scheme)
-    numeric = parsed.numeric()
-    columns = {name: np.array([value]) for name, value in numeric.items()}
-    derived, _ = derive(columns, load_catalogue())
-    values = {name: float(array[0]) for name, array in derived.items() if math.isfinite(array[0])}
-    benchmarks = {
-        component.metric: component.benchmark
-        for item in result.kpis
-        for component in item.components
-    }
-    return Assessment(
-        result=result,
-        values=values,
-        benchmarks=benchmarks,
-        scheme=scheme,
-        size_assumed=any(w.code == "size_assumed" for w in result.warnings),
-    )
 
 
 def _check_top_n(top_n: object) -> int:
     if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_TOP_N:
         raise InvalidValueError(
             "top_n",
-            f"must be a whole number from 1 to {MAX_TOP_N}",
+            f"must be a whole number in [1, {MAX_TOP_N}]",
             top_n,
             "3 shows the biggest bottlenecks",
         )
@@ -309,7 +236,7 @@ def metric_sentence(
     )
 
 
-def _metric_gaps(assessment: Assessment, item: KpiResult) -> list[MetricGap]:
+def _metric_gaps(scored: ScoredCreator, item: KpiResult) -> list[MetricGap]:
     rows: list[tuple[float, MetricGap]] = []
     for component in item.components:
         if component.value is None or component.normalised is None:
@@ -325,14 +252,14 @@ def _metric_gaps(assessment: Assessment, item: KpiResult) -> list[MetricGap]:
                     direction=component.direction,
                     normalised=component.normalised,
                     benchmark_normalised=component.benchmark_normalised,
-                    below_benchmark=assessment.worse_than_benchmark(component.metric),
+                    below_benchmark=scored.worse_than_benchmark(component.metric),
                     derived=component.derived,
                     text=metric_sentence(
                         component.metric,
                         component.value,
                         component.benchmark,
-                        size_assumed=assessment.size_assumed,
-                        currency=assessment.result.currency,
+                        size_assumed=scored.size_assumed,
+                        currency=scored.result.currency,
                     ),
                 ),
             )
@@ -341,9 +268,9 @@ def _metric_gaps(assessment: Assessment, item: KpiResult) -> list[MetricGap]:
     return [gap for _, gap in rows]
 
 
-def _funnel(assessment: Assessment) -> Funnel:
-    values = assessment.values
-    benchmarks = assessment.benchmarks
+def _funnel(scored: ScoredCreator) -> Funnel:
+    values = scored.values
+    benchmarks = scored.benchmarks
     views = values.get("views")
     clicks = values.get("product_clicks")
     orders = values.get("orders")
@@ -396,7 +323,7 @@ def _funnel(assessment: Assessment) -> Funnel:
         benchmark=None if leak is None else leak.benchmark,
         ratio=None if leak is None else leak.ratio_to_benchmark,
         known=sum(s.rate is not None for s in steps),
-        size_assumed=assessment.size_assumed,
+        size_assumed=scored.size_assumed,
     )
     return Funnel(
         views=views,
@@ -409,27 +336,27 @@ def _funnel(assessment: Assessment) -> Funnel:
     )
 
 
-def benchmark_changes(assessment: Assessment, kpi_ids: list[str]) -> dict[str, float]:
+def benchmark_changes(scored: ScoredCreator, kpi_ids: list[str]) -> dict[str, float]:
     """Each metric of these KPIs that the creator has below its benchmark, mapped to the
     benchmark value (metrics already better are left to move with the funnel)."""
     catalogue = load_catalogue()
     return {
-        name: assessment.benchmarks[name]
+        name: scored.benchmarks[name]
         for kpi_id in kpi_ids
         for name in catalogue.kpis[kpi_id].metrics
-        if assessment.worse_than_benchmark(name)
+        if scored.worse_than_benchmark(name)
     }
 
 
-def _what_if(assessment: Assessment, shown: list[Bottleneck]) -> WhatIf:
+def _what_if(scored: ScoredCreator, shown: list[Bottleneck]) -> WhatIf:
     groups = [[item.kpi] for item in shown]
     if shown:
         groups.append([item.kpi for item in shown])
-    changes = [benchmark_changes(assessment, group) for group in groups]
+    changes = [benchmark_changes(scored, group) for group in groups]
     scores = score_scenarios(
-        assessment.values,
+        scored.values,
         [Scenario(changes=change, mode="reach") for change in changes],
-        assessment.scheme,
+        scored.scheme,
     )
     scenarios = [
         WhatIfScenario(
@@ -447,9 +374,9 @@ def _what_if(assessment: Assessment, shown: list[Bottleneck]) -> WhatIf:
     )
 
 
-def _data_gaps(assessment: Assessment, catalogue: Catalogue) -> list[DataGap]:
+def _data_gaps(scored: ScoredCreator, catalogue: Catalogue) -> list[DataGap]:
     gaps: list[DataGap] = []
-    for item in assessment.result.kpis:
+    for item in scored.result.kpis:
         if item.score is not None:
             continue
         metrics = list(catalogue.kpis[item.kpi].metrics)
@@ -471,8 +398,8 @@ def _data_gaps(assessment: Assessment, catalogue: Catalogue) -> list[DataGap]:
 
 
 def diagnose(
-    metrics: Mapping[str, object] | CreatorMetrics,
-    weighting: WeightingArg | Weighting = "tiered",
+    metrics: Mapping[str, object] | CreatorMetrics | ScoredCreator,
+    weighting: WeightingArg | Weighting | None = None,
     top_n: int = 3,
     *,
     currency: str | None = None,
@@ -480,50 +407,20 @@ def diagnose(
 ) -> Diagnosis:
     """Rank a creator's bottlenecks and show what reaching the benchmarks would be worth.
 
-    ``metrics`` and ``weighting`` are those of :func:`kpi_core.score`; ``top_n`` (1-13) bounds the
-    bottlenecks shown (and the what-ifs). A bad argument raises a
-    :class:`~kpi_core.errors.KpiError` naming the field.
+    ``metrics`` and ``weighting`` are those of :func:`kpi_core.score` (``"tiered"`` by default),
+    or ``metrics`` is a creator :func:`kpi_core.scoring.assess` already validated and scored,
+    which is reused as it is. ``top_n`` (1-13) bounds the bottlenecks shown (and the what-ifs). A
+    bad argument raises a :class:`~kpi_core.errors.KpiError` naming the field.
     """
     shown_count = _check_top_n(top_n)
-    assessment = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
-    catalogue = load_catalogue()
-    result = assessment.result
-
-    bottlenecks = [
-        Bottleneck(
-            kpi=item.kpi,
-            label=item.label,
-            tier=item.tier,
-            impact=assessment.impact(item.kpi),
-            gap=assessment.gap(item.kpi),
-            score=item.score,
-            benchmark_score=item.benchmark_score,
-            weight=item.weight,
-            effective_weight=item.effective_weight,
-            metrics=_metric_gaps(assessment, item),
-        )
-        for item in result.kpis
-        if item.score is not None and assessment.gap(item.kpi) > 0.0
-    ]
-    bottlenecks.sort(key=lambda b: (-b.impact, b.kpi))
+    scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
+    result = scored.result
+    bottlenecks = _bottlenecks(scored)
     shown = bottlenecks[:shown_count]
-
-    strengths = [
-        Strength(
-            kpi=item.kpi,
-            label=item.label,
-            score=item.score,
-            benchmark_score=item.benchmark_score,
-            margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
-        )
-        for item in result.kpis
-        if item.score is not None and item.score - item.benchmark_score > EPSILON
-    ]
-    strengths.sort(key=lambda s: (-s.margin, s.kpi))
-
-    funnel = _funnel(assessment)
-    what_if = _what_if(assessment, shown)
-    data_gaps = _data_gaps(assessment, catalogue)
+    strengths = _strengths(scored)
+    funnel = _funnel(scored)
+    what_if = _what_if(scored, shown)
+    data_gaps = _data_gaps(scored, load_catalogue())
     top = shown[0] if shown else None
     summary = render(
         "diagnose_summary.txt.j2",
@@ -543,12 +440,13 @@ def diagnose(
         coverage=result.coverage,
     )
     return Diagnosis(
+        summary=summary,
         creator_id=result.creator_id,
         overall_score=result.overall_score,
         band=result.band,
         coverage=result.coverage,
         weighting=result.weighting,
-        size_assumed=assessment.size_assumed,
+        size_assumed=scored.size_assumed,
         bottlenecks=shown,
         bottlenecks_total=len(bottlenecks),
         funnel=funnel,
@@ -556,6 +454,44 @@ def diagnose(
         strengths=strengths[:MAX_STRENGTHS],
         strengths_total=len(strengths),
         data_gaps=data_gaps,
-        summary=summary,
         model_version=result.model_version,
     )
+
+
+def _bottlenecks(scored: ScoredCreator) -> list[Bottleneck]:
+    """Every scored KPI below its benchmark score, largest impact first (ties: KPI id)."""
+    bottlenecks = [
+        Bottleneck(
+            kpi=item.kpi,
+            label=item.label,
+            tier=item.tier,
+            impact=scored.impact(item.kpi),
+            gap=scored.gap(item.kpi),
+            score=item.score,
+            benchmark_score=item.benchmark_score,
+            weight=item.weight,
+            effective_weight=item.effective_weight,
+            metrics=_metric_gaps(scored, item),
+        )
+        for item in scored.result.kpis
+        if item.score is not None and scored.gap(item.kpi) > 0.0
+    ]
+    bottlenecks.sort(key=lambda b: (-b.impact, b.kpi))
+    return bottlenecks
+
+
+def _strengths(scored: ScoredCreator) -> list[Strength]:
+    """Every scored KPI above its benchmark score, largest margin first (ties: KPI id)."""
+    strengths = [
+        Strength(
+            kpi=item.kpi,
+            label=item.label,
+            score=item.score,
+            benchmark_score=item.benchmark_score,
+            margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
+        )
+        for item in scored.result.kpis
+        if item.score is not None and item.score - item.benchmark_score > EPSILON
+    ]
+    strengths.sort(key=lambda s: (-s.margin, s.kpi))
+    return strengths

@@ -39,11 +39,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.diagnose import Assessment, assess, display_text, metric_sentence
+from kpi_core.diagnosis import display_text, metric_sentence
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
+    Effort,
+    ExperimentUnit,
     Intervention,
     LiftRange,
     LiftType,
@@ -51,6 +53,7 @@ from kpi_core.interventions import (
     load_interventions,
 )
 from kpi_core.metrics import CreatorMetrics
+from kpi_core.scoring import ScoredCreator, assess
 from kpi_core.weights import Weighting, WeightingArg
 from prompts import render
 
@@ -77,7 +80,6 @@ _RESULT_CONFIG = ConfigDict(frozen=True)
 
 MetricKind = Literal["proportion", "mean"]
 MdeType = Literal["relative", "absolute"]
-Unit = Literal["viewer", "creator", "time_block"]
 
 
 class InterventionEvidence(BaseModel):
@@ -145,7 +147,7 @@ class AbTestArgs(BaseModel):
     sides: Literal[1, 2]
     arms: int
     allocation: list[float]
-    unit: Unit
+    unit: ExperimentUnit
     daily_units: float | None
     available_units: int | None
     block_days: int | None
@@ -165,7 +167,7 @@ class ExperimentInfo(BaseModel):
         description="The hoped-for change of primary_metric itself."
     )
     guardrails: list[str]
-    allowed_units: list[Unit]
+    allowed_units: list[ExperimentUnit]
 
 
 class Recommendation(BaseModel):
@@ -184,7 +186,7 @@ class Recommendation(BaseModel):
     experiment: ExperimentInfo
     target_metric: str
     steps: list[str]
-    effort: Literal["low", "medium", "high"]
+    effort: Effort
     effort_cost: float
     feasibility: float
     time_to_effect_days: int
@@ -196,6 +198,7 @@ class Recommendations(BaseModel):
 
     model_config = _RESULT_CONFIG
 
+    summary: str = Field(description="What to say first (the same text as the text content).")
     creator_id: str | None
     objective: Objective
     weighting: str
@@ -203,7 +206,6 @@ class Recommendations(BaseModel):
     recommendations: list[Recommendation]
     total: int = Field(description="Interventions that apply; raise max_items to see more.")
     max_items: int
-    summary: str
     model_version: str
 
 
@@ -214,7 +216,7 @@ def _check_max_items(max_items: object) -> int:
         or not 1 <= max_items <= MAX_ITEMS
     ):
         raise InvalidValueError(
-            "max_items", f"must be a whole number from 1 to {MAX_ITEMS}", max_items
+            "max_items", f"must be a whole number in [1, {MAX_ITEMS}]", max_items
         )
     return max_items
 
@@ -292,14 +294,14 @@ def _evidence(item: Intervention, recorded: InterventionEvidence | None) -> Lift
 
 
 def _ab_test(
-    item: Intervention, assessment: Assessment, mde_lift: float
+    item: Intervention, scored: ScoredCreator, mde_lift: float
 ) -> tuple[AbTestArgs, ExperimentInfo]:
     metrics = load_catalogue().metrics
     primary = metrics[item.primary_metric]
     proportion = primary.kind == "fraction"
     complement = proportion and primary.direction == "lower"
     unit = item.units[0]
-    value = assessment.values.get(primary.name)
+    value = scored.values.get(primary.name)
     missing: list[str] = []
 
     baseline: float | None = None
@@ -310,7 +312,7 @@ def _ab_test(
             moved = min(primary.high, max(primary.low, moved))
         else:
             moved = apply_changes(
-                assessment.values, {item.metric: mde_lift}, item.lift_type, round_counts=False
+                scored.values, {item.metric: mde_lift}, item.lift_type, round_counts=False
             )[primary.name]
         before, after = (1.0 - value, 1.0 - moved) if complement else (value, moved)
         if item.lift_type == "points":
@@ -399,8 +401,8 @@ def intervention_text(
 
 
 def recommend(
-    metrics: Mapping[str, object] | CreatorMetrics,
-    weighting: WeightingArg | Weighting = "tiered",
+    metrics: Mapping[str, object] | CreatorMetrics | ScoredCreator,
+    weighting: WeightingArg | Weighting | None = None,
     max_items: int = 5,
     objective: Objective = "balanced",
     evidence: EvidenceArg | None = None,
@@ -410,7 +412,8 @@ def recommend(
 ) -> Recommendations:
     """Prioritised interventions for a creator's bottlenecks (see the module docstring).
 
-    ``metrics`` and ``weighting`` are those of :func:`kpi_core.score`; ``max_items`` (1-20) caps
+    ``metrics`` and ``weighting`` are those of :func:`kpi_core.diagnosis` (a creator already
+    scored by :func:`kpi_core.scoring.assess` is reused as it is); ``max_items`` (1-20) caps
     the list; ``objective`` is ``balanced``, ``grow_gmv``, ``improve_conversion`` or
     ``build_audience``; ``evidence`` maps intervention ids to recorded results. A bad argument
     raises a :class:`~kpi_core.errors.KpiError` naming the field.
@@ -418,27 +421,79 @@ def recommend(
     cap = _check_max_items(max_items)
     goal = _check_objective(objective)
     recorded = _check_evidence(evidence)
-    assessment = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
+    scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
-    result = assessment.result
+    result = scored.result
+    candidates = _candidates(scored, multipliers)
+    ranked = _ranked(scored, candidates, recorded, multipliers)
+    chosen = [
+        _recommendation(
+            candidates[index],
+            scored,
+            recorded.get(candidates[index].id),
+            uplift=uplift,
+            priority=priority,
+            effort_cost=catalogue.effort_cost[candidates[index].effort],
+            multiplier=multipliers[candidates[index].kpi],
+        )
+        for priority, _, index, uplift in ranked[:cap]
+    ]
+    top = chosen[0] if chosen else None
+    summary = render(
+        "recommend_summary.txt.j2",
+        creator_id=display_text(result.creator_id),
+        objective=goal,
+        shown=len(chosen),
+        total=len(ranked),
+        bottlenecks=sum(scored.gap(kpi.kpi) > 0.0 for kpi in result.kpis),
+        top_title=None if top is None else top.title,
+        top_uplift=None if top is None else top.expected_uplift.mid,
+        top_missing=[] if top is None else top.ab_test.missing,
+        top_unit=None if top is None else top.ab_test.unit,
+        max_items=MAX_ITEMS,
+    )
+    return Recommendations(
+        summary=summary,
+        creator_id=result.creator_id,
+        objective=goal,
+        weighting=result.weighting,
+        overall_score=result.overall_score,
+        recommendations=chosen,
+        total=len(ranked),
+        max_items=cap,
+        model_version=result.model_version,
+    )
 
+
+def _candidates(scored: ScoredCreator, multipliers: Mapping[str, float]) -> list[Intervention]:
+    """The interventions that apply (see Selection in the module docstring), in catalogue order."""
     candidates: list[Intervention] = []
-    for item in catalogue.interventions:
-        if multipliers[item.kpi] <= 0.0 or assessment.gap(item.kpi) <= 0.0:
+    for item in load_interventions().interventions:
+        if multipliers[item.kpi] <= 0.0 or scored.gap(item.kpi) <= 0.0:
             continue
-        if not assessment.worse_than_benchmark(item.metric):
+        if not scored.worse_than_benchmark(item.metric):
             continue
-        if all(p.holds(assessment.values, assessment.benchmarks) for p in item.preconditions):
+        if all(p.holds(scored.values, scored.benchmarks) for p in item.preconditions):
             candidates.append(item)
+    return candidates
 
+
+def _ranked(
+    scored: ScoredCreator,
+    candidates: list[Intervention],
+    recorded: Mapping[str, InterventionEvidence],
+    multipliers: Mapping[str, float],
+) -> list[tuple[float, str, int, Uplift]]:
+    """(priority, id, index in candidates, uplift) of each candidate with a positive mid uplift,
+    highest priority first (ties: id); every counterfactual scored in one kernel batch."""
     scenarios: list[Scenario] = []
     for item in candidates:
         lift = _lift_range(item, recorded.get(item.id))
         for amount in (lift.low, lift.mid, lift.high):
             scenarios.append(Scenario(changes={item.metric: amount}, mode=item.lift_type))
-    scores = score_scenarios(assessment.values, scenarios, assessment.scheme)
-
+    scores = score_scenarios(scored.values, scenarios, scored.scheme)
+    effort_cost = load_interventions().effort_cost
     ranked: list[tuple[float, str, int, Uplift]] = []
     for index, item in enumerate(candidates):
         uplift = Uplift(
@@ -448,53 +503,15 @@ def recommend(
         )
         if uplift.mid <= MIN_UPLIFT:
             continue
-        effort_cost = catalogue.effort_cost[item.effort]
-        priority = multipliers[item.kpi] * uplift.mid * item.feasibility / effort_cost
+        priority = multipliers[item.kpi] * uplift.mid * item.feasibility / effort_cost[item.effort]
         ranked.append((priority, item.id, index, uplift))
     ranked.sort(key=lambda row: (-row[0], row[1]))
-    chosen = [
-        _recommendation(
-            candidates[index],
-            assessment,
-            recorded.get(candidates[index].id),
-            uplift=uplift,
-            priority=priority,
-            effort_cost=catalogue.effort_cost[candidates[index].effort],
-            multiplier=multipliers[candidates[index].kpi],
-        )
-        for priority, _, index, uplift in ranked[:cap]
-    ]
-
-    top = chosen[0] if chosen else None
-    summary = render(
-        "recommend_summary.txt.j2",
-        creator_id=display_text(result.creator_id),
-        objective=goal,
-        shown=len(chosen),
-        total=len(ranked),
-        bottlenecks=sum(assessment.gap(kpi.kpi) > 0.0 for kpi in result.kpis),
-        top_title=None if top is None else top.title,
-        top_uplift=None if top is None else top.expected_uplift.mid,
-        top_missing=[] if top is None else top.ab_test.missing,
-        top_unit=None if top is None else top.ab_test.unit,
-        max_items=MAX_ITEMS,
-    )
-    return Recommendations(
-        creator_id=result.creator_id,
-        objective=goal,
-        weighting=result.weighting,
-        overall_score=result.overall_score,
-        recommendations=chosen,
-        total=len(ranked),
-        max_items=cap,
-        summary=summary,
-        model_version=result.model_version,
-    )
+    return ranked
 
 
 def _recommendation(
     item: Intervention,
-    assessment: Assessment,
+    scored: ScoredCreator,
     recorded: InterventionEvidence | None,
     *,
     uplift: Uplift,
@@ -504,9 +521,9 @@ def _recommendation(
 ) -> Recommendation:
     lift = _lift_range(item, recorded)
     mde_lift = lift.low if lift.low > 0.0 else item.lift.low
-    ab_test, experiment = _ab_test(item, assessment, mde_lift)
+    ab_test, experiment = _ab_test(item, scored, mde_lift)
     evidence = _evidence(item, recorded)
-    kpi = assessment.kpi(item.kpi)
+    kpi = scored.kpi(item.kpi)
     score = kpi.score if kpi.score is not None else 0.0
     text = intervention_text(
         item,
@@ -515,10 +532,10 @@ def _recommendation(
         kpi_benchmark_score=kpi.benchmark_score,
         metric_text=metric_sentence(
             item.metric,
-            assessment.values[item.metric],
-            assessment.benchmarks[item.metric],
-            size_assumed=assessment.size_assumed,
-            currency=assessment.result.currency,
+            scored.values[item.metric],
+            scored.benchmarks[item.metric],
+            size_assumed=scored.size_assumed,
+            currency=scored.result.currency,
         ),
         lift=lift,
         uplift=uplift,
