@@ -272,7 +272,7 @@ def test_bad_rows_are_rejected_with_their_reasons_and_the_rest_compared() -> Non
     assert reasons[10][0] == "pct"
     assert "conversion_rate must be a fraction in [0, 1]" in reasons[10][1][0]
     assert reasons[11] == ("empty", ["next_gmv is missing; every creator needs the outcome"])
-    assert reasons[12] == (None, ["must be an object of metric names to values"])
+    assert reasons[12] == (None, ["row must be an object of metric names to values; got list"])
     assert reasons[13] == ("no_outcome", ["next_gmv is missing; every creator needs the outcome"])
     assert reasons[14][1] == [
         "next_gmv is not a finite number (got 'lots'); every creator needs the outcome"

@@ -17,11 +17,13 @@ The modules, bottom up:
 * :mod:`~kpi_core.compare.fit`: the ``fitted`` scheme, cross-validated;
 * :mod:`~kpi_core.compare.guard`: the circularity guard on the outcome;
 * :mod:`~kpi_core.compare.load`: a cohort validated, scored once, with its rejected rows;
+* :mod:`~kpi_core.compare.baseline`: the naive ranking by the outcome's current value;
 * :mod:`~kpi_core.compare.single`, :mod:`~kpi_core.compare.cohort`: the two comparisons;
 * :mod:`~kpi_core.compare.comparison`: the tool's entry.
 
+Every cohort row goes through the one validation path (:func:`kpi_core.validation.validate`).
 scipy is imported only by the fit (normal quantiles and non-negative least squares); pandas only
-when a cohort is loaded.
+for a DataFrame or a file.
 """
 
 from kpi_core.compare.bootstrap import CI_LEVEL

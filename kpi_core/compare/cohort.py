@@ -425,7 +425,7 @@ def _measured(
     catalogue = load_catalogue()
     outcome = target.outcome
     extra = raw_field(target.baseline, catalogue)
-    cohort = load_cohort(rows, outcome, currency, catalogue, extra=extra)
+    cohort = load_cohort(rows, outcome, currency, extra=extra)
     fixed = _fixed_scores(cohort, resolved)
     kept = _kept_rows(cohort, outcome)
     tracked: list[Tracking] = []
