@@ -9,8 +9,9 @@ or lacks a finite outcome is rejected with its reasons, not the call.
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -92,6 +93,18 @@ def _raw(rows: Sequence[object] | pd.DataFrame, field: str) -> list[object] | No
     return values if present else None
 
 
+def _frame_numbers(frame: pd.DataFrame, field: str) -> FloatArray | None:
+    """A frame's numeric (not boolean) column as floats without a Python loop (infinities
+    kept); None for any other column."""
+    types = importlib.import_module("pandas.api.types")
+    column = frame[field]
+    is_numeric = cast("Callable[[object], bool]", types.is_numeric_dtype)
+    is_bool = cast("Callable[[object], bool]", types.is_bool_dtype)
+    if not is_numeric(column.dtype) or is_bool(column.dtype):
+        return None
+    return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
 def _numbers(values: list[object] | None, size: int) -> FloatArray:
     """Finite numbers as floats, NaN for anything else (and everywhere when ``values`` is None)."""
     if values is None:
@@ -104,6 +117,14 @@ def _outcome(
     rows: Sequence[object] | pd.DataFrame, outcome: str, rejected: dict[int, list[str]]
 ) -> FloatArray:
     """The outcome of every row; a valid-looking row without a finite one is rejected."""
+    if is_frame(rows) and outcome in rows.columns:
+        numbers = _frame_numbers(rows, outcome)
+        if numbers is not None:  # a number column: only its bad cells need a look
+            bad = ~np.isfinite(numbers)
+            for row in np.flatnonzero(bad):
+                reason = _missing_outcome(outcome, float(numbers[row]))
+                rejected.setdefault(int(row), []).append(reason)
+            return np.where(bad, np.nan, numbers)
     raw = _raw(rows, outcome)
     if raw is None:
         raise InvalidValueError(
