@@ -332,6 +332,29 @@ def _table(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
     return cast("dict[str, Any]", value)
 
 
+def _objectives(objective_table: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each objective's KPI multipliers, all 13 KPIs in their fixed order, >= 0, not all 0."""
+    if tuple(objective_table) != OBJECTIVES:
+        raise _fail(
+            "objectives", f"must give {', '.join(OBJECTIVES)} in that order", list(objective_table)
+        )
+    objectives: dict[str, dict[str, float]] = {}
+    for name in OBJECTIVES:
+        weights = _table(objective_table, name)
+        if tuple(weights) != KPI_IDS:
+            raise _fail(
+                f"objectives.{name}", "must give the 13 KPI ids in their fixed order", list(weights)
+            )
+        multipliers = {
+            kpi: _number(f"objectives.{name}.{kpi}", value) for kpi, value in weights.items()
+        }
+        if any(value < 0 for value in multipliers.values()) or not any(multipliers.values()):
+            raise _fail(f"objectives.{name}", "multipliers must be >= 0 and not all 0", multipliers)
+        objectives[name] = multipliers
+
+    return objectives
+
+
 def parse_interventions(text: str) -> InterventionCatalogue:
     """Parse and check the text of an intervention catalogue (``load_interventions`` reads ours)."""
     catalogue = load_catalogue()
@@ -353,24 +376,7 @@ def parse_interventions(text: str) -> InterventionCatalogue:
     if costs[0] <= 0 or costs != sorted(costs):
         raise _fail("effort_cost", "must be positive and rise with effort", costs)
 
-    objective_table = _table(raw, "objectives")
-    if tuple(objective_table) != OBJECTIVES:
-        raise _fail(
-            "objectives", f"must give {', '.join(OBJECTIVES)} in that order", list(objective_table)
-        )
-    objectives: dict[str, dict[str, float]] = {}
-    for name in OBJECTIVES:
-        weights = _table(objective_table, name)
-        if tuple(weights) != KPI_IDS:
-            raise _fail(
-                f"objectives.{name}", "must give the 13 KPI ids in their fixed order", list(weights)
-            )
-        multipliers = {
-            kpi: _number(f"objectives.{name}.{kpi}", value) for kpi, value in weights.items()
-        }
-        if any(value < 0 for value in multipliers.values()) or not any(multipliers.values()):
-            raise _fail(f"objectives.{name}", "multipliers must be >= 0 and not all 0", multipliers)
-        objectives[name] = multipliers
+    objectives = _objectives(_table(raw, "objectives"))
 
     entries = raw.get("interventions")
     if not isinstance(entries, list):

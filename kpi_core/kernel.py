@@ -226,7 +226,7 @@ def _kpi_pass(
     return result
 
 
-def _one_kpi(
+def _one_kpi(  # noqa: PLR0912 - rewritten by issue 15 (priors and intervals), which splits it
     k: int,
     kpi: Kpi,
     values: Columns,

@@ -264,6 +264,21 @@ def _evidence(item: Intervention, recorded: InterventionEvidence | None) -> Lift
     )
 
 
+#: The design argument each unit needs to turn a sample size into a duration.
+_DURATION_ARG = {"viewer": "daily_units", "creator": "available_units", "time_block": "block_days"}
+
+
+def _missing_design_args(
+    baseline: float | None, mde: float | None, *, proportion: bool, unit: str
+) -> list[str]:
+    """The design arguments the caller must still supply before design_ab_test can run."""
+    missing = [name for name, value in (("baseline", baseline), ("mde", mde)) if value is None]
+    if not (proportion and unit == "viewer"):
+        missing.append("baseline_sd")
+    missing.append(_DURATION_ARG[unit])
+    return missing
+
+
 def _ab_test(
     item: Intervention, scored: ScoredCreator, mde_lift: float
 ) -> tuple[AbTestArgs, ExperimentInfo]:
@@ -273,7 +288,6 @@ def _ab_test(
     complement = proportion and primary.direction == "lower"
     unit = item.units[0]
     value = scored.values.get(primary.name)
-    missing: list[str] = []
 
     baseline: float | None = None
     mde: float | None = None
@@ -295,18 +309,7 @@ def _ab_test(
         if mde is not None:
             # 12 decimals drop the float noise of (after - before) / before (0.05000000000000013)
             mde = round(mde, 12) if mde > 0.0 else None
-    if baseline is None:
-        missing.append("baseline")
-    if mde is None:
-        missing.append("mde")
-    if not (proportion and unit == "viewer"):
-        missing.append("baseline_sd")
-    if unit == "viewer":
-        missing.append("daily_units")
-    elif unit == "creator":
-        missing.append("available_units")
-    else:
-        missing.append("block_days")
+    missing = _missing_design_args(baseline, mde, proportion=proportion, unit=unit)
 
     args = AbTestArgs(
         metric_kind="proportion" if proportion else "mean",
