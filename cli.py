@@ -426,6 +426,40 @@ def _run_file_command(args: argparse.Namespace) -> int:
     )
 
 
+def _add_outcome_command(commands: Any) -> None:
+    outcome = commands.add_parser(
+        "outcome",
+        help="an operator's review of a recorded experiment outcome: retract it, or confirm one "
+        "flagged as implausible (recorded in the store, never deleted)",
+    )
+    outcome.add_argument("action", choices=("retract", "confirm"))
+    outcome.add_argument("plan_id", help="the plan whose outcome to review")
+    outcome.add_argument("--reason", required=True, help="why (kept with the review)")
+    outcome.add_argument(
+        "--db", default=None, help="the experiment store (default $CREATOR_KPI_DB, else the user's)"
+    )
+
+
+def review_outcome(action: str, plan_id: str, reason: str, db: str | None, out: TextIO) -> int:
+    """``creator-kpi-mcp outcome retract|confirm PLAN_ID --reason ...``: 0 when recorded."""
+    import os
+
+    from kpi_core.errors import KpiError
+    from kpi_core.experiments.store import ExperimentStore
+
+    path = db or os.environ.get("CREATOR_KPI_DB", "").strip() or None
+    try:
+        with ExperimentStore(Path(path).expanduser() if path else None) as store:
+            review = store.review_outcome(
+                plan_id, "retract" if action == "retract" else "confirm", reason
+            )
+    except KpiError as error:
+        sys.stderr.write(f"creator-kpi-mcp outcome: {error}\n")
+        return 2
+    out.write(f"{review.summary}\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="creator-kpi-mcp",
@@ -443,9 +477,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
     demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
     _add_file_commands(commands)
+    _add_outcome_command(commands)
     args, options = parser.parse_known_args(argv)
     if options and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(options)}")
+    if args.command == "outcome":
+        return review_outcome(args.action, args.plan_id, args.reason, args.db, sys.stdout)
     if args.command == "score" and args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
     if args.command in ("inspect", "score"):

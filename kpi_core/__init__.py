@@ -6,8 +6,9 @@ No MCP, no I/O at import, no global mutable state. The public entry points::
     result = score({"gmv": 12000, "conversion_rate": 0.035}, weighting="tiered")
     table = score_frame(dataframe, weighting="equal")
 
-The experiment maths is in ``kpi_core.abtest`` (``design_ab_test``, ``analyze_ab_test``), the
-weighting comparison in ``kpi_core.compare``, the experiment store in ``kpi_core.store``.
+The experiment maths, store and evidence are the package ``kpi_core.experiments``
+(``design.design_ab_test``, ``analysis.analyze_ab_test``, ``store.ExperimentStore``), the
+weighting comparison is in ``kpi_core.compare``.
 """
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue

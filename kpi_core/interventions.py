@@ -20,6 +20,8 @@ from typing import Any, Literal, cast, get_args
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
 from kpi_core.errors import ConfigurationError
+from kpi_core.experiments.args import UNITS, LiftRange, LiftType
+from kpi_core.experiments.args import Unit as ExperimentUnit
 from kpi_core.funnel import DOWNSTREAM
 
 __all__ = [
@@ -39,13 +41,10 @@ __all__ = [
 ]
 
 Effort = Literal["low", "medium", "high"]
-LiftType = Literal["relative", "points"]
 Objective = Literal["balanced", "grow_gmv", "improve_conversion", "build_audience"]
-ExperimentUnit = Literal["viewer", "creator", "time_block"]
 
 EFFORTS: tuple[Effort, ...] = get_args(Effort)
 OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
-UNITS: tuple[ExperimentUnit, ...] = get_args(ExperimentUnit)
 MIN_INTERVENTIONS = 25
 MAX_GUARDRAILS = 5
 
@@ -101,15 +100,6 @@ class Precondition:
         if other is None:
             return False
         return _COMPARE[self.op](value, other)
-
-
-@dataclass(frozen=True, slots=True)
-class LiftRange:
-    """Expected change of the target metric in its better direction (see ``lift_type``)."""
-
-    low: float
-    mid: float
-    high: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +332,29 @@ def _table(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
     return cast("dict[str, Any]", value)
 
 
+def _objectives(objective_table: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each objective's KPI multipliers, all 13 KPIs in their fixed order, >= 0, not all 0."""
+    if tuple(objective_table) != OBJECTIVES:
+        raise _fail(
+            "objectives", f"must give {', '.join(OBJECTIVES)} in that order", list(objective_table)
+        )
+    objectives: dict[str, dict[str, float]] = {}
+    for name in OBJECTIVES:
+        weights = _table(objective_table, name)
+        if tuple(weights) != KPI_IDS:
+            raise _fail(
+                f"objectives.{name}", "must give the 13 KPI ids in their fixed order", list(weights)
+            )
+        multipliers = {
+            kpi: _number(f"objectives.{name}.{kpi}", value) for kpi, value in weights.items()
+        }
+        if any(value < 0 for value in multipliers.values()) or not any(multipliers.values()):
+            raise _fail(f"objectives.{name}", "multipliers must be >= 0 and not all 0", multipliers)
+        objectives[name] = multipliers
+
+    return objectives
+
+
 def parse_interventions(text: str) -> InterventionCatalogue:
     """Parse and check the text of an intervention catalogue (``load_interventions`` reads ours)."""
     catalogue = load_catalogue()
@@ -363,24 +376,7 @@ def parse_interventions(text: str) -> InterventionCatalogue:
     if costs[0] <= 0 or costs != sorted(costs):
         raise _fail("effort_cost", "must be positive and rise with effort", costs)
 
-    objective_table = _table(raw, "objectives")
-    if tuple(objective_table) != OBJECTIVES:
-        raise _fail(
-            "objectives", f"must give {', '.join(OBJECTIVES)} in that order", list(objective_table)
-        )
-    objectives: dict[str, dict[str, float]] = {}
-    for name in OBJECTIVES:
-        weights = _table(objective_table, name)
-        if tuple(weights) != KPI_IDS:
-            raise _fail(
-                f"objectives.{name}", "must give the 13 KPI ids in their fixed order", list(weights)
-            )
-        multipliers = {
-            kpi: _number(f"objectives.{name}.{kpi}", value) for kpi, value in weights.items()
-        }
-        if any(value < 0 for value in multipliers.values()) or not any(multipliers.values()):
-            raise _fail(f"objectives.{name}", "multipliers must be >= 0 and not all 0", multipliers)
-        objectives[name] = multipliers
+    objectives = _objectives(_table(raw, "objectives"))
 
     entries = raw.get("interventions")
     if not isinstance(entries, list):

@@ -34,13 +34,13 @@ what the caller must still supply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kpi_core.catalogue import load_catalogue
 from kpi_core.diagnosis import metric_sentence
 from kpi_core.errors import InvalidValueError
+from kpi_core.experiments.args import AbTestArgs, Direction
 from kpi_core.funnel import Scenario, apply_changes, improve, score_scenarios
 from kpi_core.interventions import (
     OBJECTIVES,
@@ -77,9 +77,6 @@ MIN_UPLIFT = 1e-9
 MAX_SCOPE_CHARS = 80
 
 _RESULT_CONFIG = ConfigDict(frozen=True)
-
-MetricKind = Literal["proportion", "mean"]
-MdeType = Literal["relative", "absolute"]
 
 
 class InterventionEvidence(BaseModel):
@@ -132,30 +129,6 @@ class LiftEvidence(BaseModel):
     text: str
 
 
-class AbTestArgs(BaseModel):
-    """Exactly the keyword arguments of ``design_ab_test``, plus what is still missing."""
-
-    model_config = _RESULT_CONFIG
-
-    metric_kind: MetricKind
-    baseline: float | None
-    baseline_sd: float | None
-    mde: float | None
-    mde_type: MdeType
-    alpha: float
-    power: float
-    sides: Literal[1, 2]
-    arms: int
-    allocation: list[float]
-    unit: ExperimentUnit
-    daily_units: float | None
-    available_units: int | None
-    block_days: int | None
-    cuped_correlation: float | None
-    method: Literal["pooled", "cohens_h", "evan_miller", "relative_lift"]
-    missing: list[str] = Field(description="Arguments the caller must still supply.")
-
-
 class ExperimentInfo(BaseModel):
     """What the experiment measures (for ``design_ab_test``'s primary_metric and guardrails)."""
 
@@ -163,9 +136,7 @@ class ExperimentInfo(BaseModel):
 
     primary_metric: str
     measured_as: str = Field(description="The metric, or '1 - metric' for a lower-is-better rate.")
-    direction: Literal["increase", "decrease"] = Field(
-        description="The hoped-for change of primary_metric itself."
-    )
+    direction: Direction = Field(description="The hoped-for change of primary_metric itself.")
     guardrails: list[str]
     allowed_units: list[ExperimentUnit]
 
@@ -293,6 +264,21 @@ def _evidence(item: Intervention, recorded: InterventionEvidence | None) -> Lift
     )
 
 
+#: The design argument each unit needs to turn a sample size into a duration.
+_DURATION_ARG = {"viewer": "daily_units", "creator": "available_units", "time_block": "block_days"}
+
+
+def _missing_design_args(
+    baseline: float | None, mde: float | None, *, proportion: bool, unit: str
+) -> list[str]:
+    """The design arguments the caller must still supply before design_ab_test can run."""
+    missing = [name for name, value in (("baseline", baseline), ("mde", mde)) if value is None]
+    if not (proportion and unit == "viewer"):
+        missing.append("baseline_sd")
+    missing.append(_DURATION_ARG[unit])
+    return missing
+
+
 def _ab_test(
     item: Intervention, scored: ScoredCreator, mde_lift: float
 ) -> tuple[AbTestArgs, ExperimentInfo]:
@@ -302,7 +288,6 @@ def _ab_test(
     complement = proportion and primary.direction == "lower"
     unit = item.units[0]
     value = scored.values.get(primary.name)
-    missing: list[str] = []
 
     baseline: float | None = None
     mde: float | None = None
@@ -324,18 +309,7 @@ def _ab_test(
         if mde is not None:
             # 12 decimals drop the float noise of (after - before) / before (0.05000000000000013)
             mde = round(mde, 12) if mde > 0.0 else None
-    if baseline is None:
-        missing.append("baseline")
-    if mde is None:
-        missing.append("mde")
-    if not (proportion and unit == "viewer"):
-        missing.append("baseline_sd")
-    if unit == "viewer":
-        missing.append("daily_units")
-    elif unit == "creator":
-        missing.append("available_units")
-    else:
-        missing.append("block_days")
+    missing = _missing_design_args(baseline, mde, proportion=proportion, unit=unit)
 
     args = AbTestArgs(
         metric_kind="proportion" if proportion else "mean",

@@ -58,9 +58,9 @@ from mcp.types import CallToolResult, TextContent
 from mcp.types import Tool as ListedTool
 
 from kpi_core import KPI_IDS
-from kpi_core.abtest import design_ab_test
 from kpi_core.catalogue import load_catalogue
 from kpi_core.errors import field_name, truncate
+from kpi_core.experiments.design import design_ab_test
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 
 __all__ = [
@@ -163,8 +163,12 @@ COHORT: list[dict[str, Any]] = [
     {**SOURCE_PAYLOAD, "creator_id": "source_doc"},
 ]
 NEXT_GMV = (11_000.0, 80_000.0, 700.0, 3_500.0, 12_000.0)
+#: Three copies of the cohort with shifted outcomes: compare_weighting measures an outcome on 10
+#: creators or more (issue 17), and a corrupted row must leave enough.
 OUTCOME_COHORT: list[dict[str, Any]] = [
-    {**row, "next_gmv": outcome} for row, outcome in zip(COHORT, NEXT_GMV, strict=True)
+    {**row, "creator_id": f"c{copy}_{index}", "next_gmv": outcome * (1.0 + 0.3 * copy)}
+    for copy in range(3)
+    for index, (row, outcome) in enumerate(zip(COHORT, NEXT_GMV, strict=True))
 ]
 
 #: A design_ab_test plan for the intervention below (what register_experiment is given).

@@ -141,15 +141,9 @@ def _prior(scored: list[Metric], size: float | None) -> tuple[FloatArray, FloatA
     return np.append(mean, sizes.mean()), joint
 
 
-def oracle_score(
-    metrics: Mapping[str, object], weights: dict[str, float] | None = None
-) -> OracleResult:
-    """The overall score, KPI scores and estimated positions of one creator (missing="benchmark").
-
-    Noisy-rate shrinkage is applied as the catalogue says; the oracle has no intervals.
-    """
+def _derived(metrics: Mapping[str, object]) -> dict[str, float]:
+    """The numeric metrics given, with every derivable missing one derived (and clipped)."""
     catalogue = load_catalogue()
-    priors = load_priors()
     values = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
     if "total_revenue" in values:
         values.setdefault("gmv", values.pop("total_revenue"))
@@ -159,53 +153,85 @@ def oracle_score(
             if derived is not None:
                 metric = catalogue.metrics[name]
                 values[name] = min(max(derived, metric.low), metric.high)
-    followers = values.get("follower_count")
-    size = math.log10(followers) if followers is not None and followers >= 1 else None
-    scored = [catalogue.metrics[name] for name in priors.metrics]
-    mean, covariance = _prior(scored, size)
+    return values
+
+
+def _shrunk(values: dict[str, float], size: float | None, mean: FloatArray) -> None:
+    """Each rate with its trials, shrunk toward its benchmark (the size prior's mean position
+    when the size is unknown), in place."""
+    catalogue = load_catalogue()
+    priors = load_priors()
     for name, trials in catalogue.shrinkage.items():
         if name in values and all(item in values for item in trials):
             n = sum(values[item] for item in trials)
             metric = catalogue.metrics[name]
-            j = priors.metrics.index(name)
+            at = mean[priors.metrics.index(name)]
             prior_rate = (
                 benchmark(metric, size)
                 if size is not None
-                else (metric.floor + mean[j] * (metric.target - metric.floor))
+                else metric.floor + at * (metric.target - metric.floor)
             )
             kappa = priors.strength[name]
             values[name] = (values[name] * n + kappa * prior_rate) / (n + kappa)
+
+
+def _conditioned(
+    u: FloatArray, mean: FloatArray, covariance: FloatArray, missing: list[int]
+) -> tuple[FloatArray, FloatArray]:
+    """Estimates of every position (observed ones as given) and the error SD of the missing."""
+    count = len(u)
+    observed = [j for j in range(count) if not np.isnan(u[j])]
+    estimate = mean.copy()
+    estimate[observed] = u[observed]
+    if not observed:
+        return estimate, np.sqrt(np.diag(covariance))[missing]
+    noise = load_catalogue().model.observation_noise
+    within = covariance[np.ix_(observed, observed)]
+    noisy = within + np.diag((RIDGE + noise) * np.diag(within))
+    exact = within + np.diag(RIDGE * np.diag(within))
+    across = covariance[np.ix_(observed, missing)]
+    regression = np.linalg.solve(noisy, across).T
+    for row, j in enumerate(missing):
+        if j < count:
+            regression[row] = np.maximum(regression[row], 0.0)
+    limit = INFLUENCE_SDS * np.sqrt(np.diag(within))
+    residual = np.clip(u[observed] - mean[observed], -limit, limit)
+    estimate[missing] = mean[missing] + regression @ residual
+    explained = regression @ across
+    error = (
+        covariance[np.ix_(missing, missing)]
+        - explained
+        - explained.T
+        + regression @ exact @ regression.T
+    )
+    return estimate, np.sqrt(np.maximum(np.diag(error), 0.0))
+
+
+def oracle_score(
+    metrics: Mapping[str, object], weights: dict[str, float] | None = None
+) -> OracleResult:
+    """The overall score, KPI scores and estimated positions of one creator (missing="benchmark").
+
+    Noisy-rate shrinkage is applied as the catalogue says; the oracle has no intervals.
+    """
+    catalogue = load_catalogue()
+    priors = load_priors()
+    values = _derived(metrics)
+    followers = values.get("follower_count")
+    size = math.log10(followers) if followers is not None and followers >= 1 else None
+    scored = [catalogue.metrics[name] for name in priors.metrics]
+    mean, covariance = _prior(scored, size)
+    _shrunk(values, size, mean)
     u = np.array([position(m, values[m.name]) if m.name in values else np.nan for m in scored])
-    observed = [j for j in range(len(scored)) if not np.isnan(u[j])]
     missing = [j for j in range(len(scored)) if np.isnan(u[j])]
     if size is None:
         missing.append(len(scored))
-    estimate = mean.copy()
-    estimate[observed] = u[observed]
-    sd_missing = np.sqrt(np.diag(covariance))[missing]
-    if observed:
-        within = covariance[np.ix_(observed, observed)]
-        noisy = within + np.diag((RIDGE + catalogue.model.observation_noise) * np.diag(within))
-        exact = within + np.diag(RIDGE * np.diag(within))
-        across = covariance[np.ix_(observed, missing)]
-        regression = np.linalg.solve(noisy, across).T
-        for row, j in enumerate(missing):
-            if j < len(scored):
-                regression[row] = np.maximum(regression[row], 0.0)
-        limit = INFLUENCE_SDS * np.sqrt(np.diag(within))
-        residual = np.clip(u[observed] - mean[observed], -limit, limit)
-        estimate[missing] = mean[missing] + regression @ residual
-        explained = regression @ across
-        error = (
-            covariance[np.ix_(missing, missing)]
-            - explained
-            - explained.T
-            + regression @ exact @ regression.T
-        )
-        sd_missing = np.sqrt(np.maximum(np.diag(error), 0.0))
+    estimate, sd_missing = _conditioned(
+        np.append(u, np.nan)[: len(mean)], mean, covariance, missing
+    )
     scores: dict[str, float] = {}
     for j, metric in enumerate(scored):
-        if j in observed:
+        if not np.isnan(u[j]):
             scores[metric.name] = saturate(u[j])
         else:
             sd = sd_missing[missing.index(j)]
@@ -222,6 +248,6 @@ def oracle_score(
         overall=100.0 * math.fsum(weights[kpi] * kpis[kpi] for kpi in KPI_IDS),
         kpis=kpis,
         positions={m.name: float(estimate[j]) for j, m in enumerate(scored)},
-        observed={scored[j].name for j in observed},
+        observed={m.name for j, m in enumerate(scored) if not np.isnan(u[j])},
         size=size if size is not None else float(estimate[-1]),
     )

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import TextContent
 
-from kpi_core.abtest import analyze_ab_test, design_ab_test
+from kpi_core.experiments.analysis import analyze_ab_test
+from kpi_core.experiments.design import design_ab_test
 from server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -87,3 +89,78 @@ async def test_bad_experiment_arguments_are_error_results_naming_the_field(
     result = await call(tool, arguments)
     assert result.is_error
     assert result.content[0].text.startswith(f"{tool} was not run: {field} ")
+
+
+async def test_cuped_ratio_and_planned_analyses_go_through_the_client(tmp_path: Any) -> None:
+    """The input schema takes every arm form; with plan_id the registered plan's settings are
+    used (and a conflicting one is refused in the edge's words)."""
+    from tools._config import ServerConfig
+
+    cuped = [
+        {
+            "name": "c",
+            "n": 100,
+            "sum": 5000.0,
+            "sum_squares": 260000.0,
+            "pre_sum": 5000.0,
+            "pre_sum_squares": 260000.0,
+            "sum_of_products": 259000.0,
+        },
+        {
+            "name": "t",
+            "n": 100,
+            "sum": 5200.0,
+            "sum_squares": 280000.0,
+            "pre_sum": 5000.0,
+            "pre_sum_squares": 260000.0,
+            "sum_of_products": 269000.0,
+        },
+    ]
+    ratio = [
+        {
+            "name": "c",
+            "n": 50,
+            "numerator_sum": 1000.0,
+            "numerator_sum_squares": 21000.0,
+            "denominator_sum": 500.0,
+            "denominator_sum_squares": 5200.0,
+            "sum_of_products": 10400.0,
+        },
+        {
+            "name": "t",
+            "n": 50,
+            "numerator_sum": 1100.0,
+            "numerator_sum_squares": 25000.0,
+            "denominator_sum": 500.0,
+            "denominator_sum_squares": 5200.0,
+            "sum_of_products": 11400.0,
+        },
+    ]
+    config = ServerConfig(store_path=tmp_path / "x.sqlite3")
+    async with Client(build_server(config)) as client:
+        adjusted = await client.call_tool("analyze_ab_test", {"metric_kind": "mean", "arms": cuped})
+        ratios = await client.call_tool("analyze_ab_test", {"metric_kind": "ratio", "arms": ratio})
+        plan = design_ab_test("proportion", 0.02, mde=0.2, sides=1).model_dump(mode="json")
+        registered = await client.call_tool(
+            "register_experiment", {"plan": plan, "intervention_id": "sc_pin_product_link"}
+        )
+        plan_id = registered.structured_content["plan_id"]
+        arms = [
+            {"name": "control", "conversions": 200, "units": 10000},
+            {"name": "treatment", "conversions": 250, "units": 10000},
+        ]
+        planned = await client.call_tool("analyze_ab_test", {"plan_id": plan_id, "arms": arms})
+        refused = await client.call_tool(
+            "analyze_ab_test", {"plan_id": plan_id, "arms": arms, "alpha": 0.1}
+        )
+    assert adjusted.structured_content["comparisons"][0]["test"] == "ancova_t"
+    assert ratios.structured_content["comparisons"][0]["test"] == "welch_t"
+    assert ratios.structured_content == analyze_ab_test("ratio", ratio).model_dump(mode="json")
+    assert (planned.structured_content["sides"], planned.structured_content["verdict"]) == (
+        1,
+        "incomplete",
+    )
+    assert refused.is_error
+    text = refused.content[0]
+    assert isinstance(text, TextContent)
+    assert text.text.startswith("analyze_ab_test was not run: alpha is set by plan")

@@ -18,17 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_core.abtest import (
-    AbTestAnalysis,
-    AbTestDesign,
-    Method,
-    ProportionArm,
-    _safe_ceil,
-    adjust_p_values,
-    analyze_ab_test,
-    design_ab_test,
-)
 from kpi_core.errors import ExperimentError
+from kpi_core.experiments.analysis import AbTestAnalysis, adjust_p_values, analyze_ab_test
+from kpi_core.experiments.args import Method, ProportionArm
+from kpi_core.experiments.design import AbTestDesign, design_ab_test, safe_ceil
 
 FAST = settings(max_examples=100, derandomize=True, deadline=None, database=None)
 METHODS: tuple[Method, ...] = ("pooled", "cohens_h", "evan_miller", "relative_lift")
@@ -175,10 +168,10 @@ def test_a_ceiling_ignores_floating_point_dust_so_14400_stays_14400() -> None:
     p = 0.1, delta = 0.01); a plain math.ceil would ask for 14401 units."""
     figure = 16 * 0.1 * 0.9 / 0.01**2
     assert math.ceil(figure) == 14401  # the trap is real
-    assert _safe_ceil(figure) == 14400
-    assert _safe_ceil(14400.5) == 14401
-    assert _safe_ceil(14400.0001) == 14401
-    assert _safe_ceil(7.0) == 7
+    assert safe_ceil(figure) == 14400
+    assert safe_ceil(14400.5) == 14401
+    assert safe_ceil(14400.0001) == 14401
+    assert safe_ceil(7.0) == 7
 
 
 def test_unequal_allocation_weights_the_variance_as_statsmodels_ratio_does() -> None:
@@ -311,10 +304,10 @@ def test_the_4_week_mde_is_unknown_when_28_days_cannot_fill_the_arms_or_reach_an
         "mean", 10.0, baseline_sd=2.0, mde=0.2, unit="time_block", block_days=20
     )
     assert blocks.detectable_mde_in_4_weeks is None
-    assert "too few blocks (1)" in blocks.notes[-1]
+    assert any("too few blocks (1)" in note for note in blocks.notes)
     viewers = design_ab_test("proportion", 0.5, mde=0.05, mde_type="absolute", daily_units=0.2)
     assert viewers.detectable_mde_in_4_weeks is None
-    assert "no effect that keeps the rate within [0, 1]" in viewers.notes[-1]
+    assert any("no effect that keeps the rate within [0, 1]" in note for note in viewers.notes)
 
 
 def test_a_creator_experiment_runs_for_its_observation_window_and_checks_the_cohort() -> None:
@@ -339,18 +332,23 @@ def test_a_creator_experiment_runs_for_its_observation_window_and_checks_the_coh
 
 
 def test_a_switchback_needs_blocks_per_arm_and_lasts_blocks_times_block_days() -> None:
-    """Block means 10 with sd 2 between blocks, +20%: n = 2 (2.801585)^2 4 / 4 = 15.7 -> 16
-    blocks per arm, 32 blocks of 2 days = 64 days (70 in whole weeks)."""
+    """Block means 10 with sd 2 between blocks, +20%: z gives n = 2 (2.801585)^2 4 / 4 = 15.7,
+    under 30, so t quantiles: statsmodels TTestIndPower().solve_power(effect_size=1, alpha=0.05,
+    power=0.8) = 16.71 -> 17 blocks per arm, 34 blocks of 2 days = 68 days (70 in weeks)."""
     design = design_ab_test("mean", 10.0, baseline_sd=2.0, mde=0.2, unit="time_block", block_days=2)
-    assert design.n_per_arm == [16, 16]
+    solver = oracle("statsmodels.stats.power", "TTestIndPower")()
+    by_t = float(solver.solve_power(effect_size=1.0, alpha=0.05, power=0.8))
+    assert design.n_per_arm == [math.ceil(by_t)] * 2 == [17, 17]
+    assert design.n_per_arm_fixed_horizon == [17, 17]
+    assert design.t_quantiles
     assert design.duration_days == 70
     assert design.feasible
     assert any("carry-over" in line for line in design.assumptions)
-    assert any("normal approximation is optimistic" in line for line in design.assumptions)
+    assert any("Student's t quantiles" in note for note in design.notes)
     longer_blocks = design_ab_test(
         "mean", 10.0, baseline_sd=2.0, mde=0.2, unit="time_block", block_days=3
     )
-    assert longer_blocks.duration_days == 98
+    assert longer_blocks.duration_days == 105  # 34 blocks of 3 days: 102, in weeks 105
     assert not longer_blocks.feasible
 
 
@@ -431,7 +429,7 @@ def test_the_same_arguments_give_the_same_bytes() -> None:
 
 def test_importing_the_module_loads_neither_scipy_nor_statsmodels() -> None:
     code = (
-        "import sys, kpi_core.abtest as m; "
+        "import sys, kpi_core.experiments.design as m; "
         "m.design_ab_test('proportion', 0.02, mde=0.2, daily_units=900); "
         "print(sorted(k for k in ('scipy', 'statsmodels') if k in sys.modules))"
     )
@@ -567,7 +565,26 @@ BAD_DESIGNS: list[tuple[str, dict[str, Any], str]] = [
         "method",
     ),
     ("unknown method", {**PROPORTION, "method": "bayesian"}, "method"),
-    ("unknown metric kind", {**PROPORTION, "metric_kind": "ratio"}, "metric_kind"),
+    ("unknown metric kind", {**PROPORTION, "metric_kind": "rate"}, "metric_kind"),
+    ("cohens_h on a ratio", {**MEAN, "metric_kind": "ratio", "method": "cohens_h"}, "method"),
+    (
+        "negative sequential tuning",
+        {**PROPORTION, "sequential": True, "sequential_tuning": -1},
+        "sequential_tuning",
+    ),
+    ("sequential as text", {**PROPORTION, "sequential": "yes"}, "sequential"),
+    ("unknown correction", {**PROPORTION, "correction": "fdr"}, "correction"),
+    (
+        "a margin for no guardrail",
+        {**PROPORTION, "guardrail_margins": {"gmv": 0.1}},
+        "guardrail_margins.gmv",
+    ),
+    (
+        "a margin of 1",
+        {**PROPORTION, "guardrails": ["gmv"], "guardrail_margins": {"gmv": 1.0}},
+        "guardrail_margins.gmv",
+    ),
+    ("a guardrail twice", {**PROPORTION, "guardrails": ["gmv", "gmv"]}, "guardrails"),
     ("unknown mde type", {**PROPORTION, "mde_type": "percent"}, "mde_type"),
     ("unknown unit", {**PROPORTION, "unit": "household"}, "unit"),
     ("switchback without block_days", {**MEAN, "unit": "time_block"}, "block_days"),
@@ -611,15 +628,61 @@ def test_a_design_error_says_the_field_the_rule_the_value_and_what_to_do() -> No
 # ------------------------------------------------------------------------------------------
 
 
-def test_proportions_use_the_pooled_z_test_and_a_wald_interval_as_statsmodels() -> None:
-    """statsmodels proportions_ztest([245, 200], [10000, 10000]) = (2.15734, 0.0309792) and
-    confint_proportions_2indep(245, 10000, 200, 10000, method='wald') = [0.000412183,
-    0.00858782]; the relative interval is its method='log', compare='ratio' (Katz) minus 1."""
+def restricted_rates(x1: int, n1: int, x0: int, n0: int, difference: float) -> tuple[float, float]:
+    """The binomial maximum-likelihood rates under p1 - p0 = difference, found numerically
+    (scipy's bounded minimiser on the log-likelihood): independent of the product's closed form."""
+    minimise = oracle("scipy.optimize", "minimize_scalar")
+
+    def minus_log_likelihood(p0: float) -> float:
+        p1 = p0 + difference
+        return -(
+            x1 * math.log(p1)
+            + (n1 - x1) * math.log(1 - p1)
+            + x0 * math.log(p0)
+            + (n0 - x0) * math.log(1 - p0)
+        )
+
+    low, high = max(0.0, -difference) + 1e-12, min(1.0, 1.0 - difference) - 1e-12
+    found = minimise(
+        minus_log_likelihood, bounds=(low, high), method="bounded", options={"xatol": 1e-15}
+    )
+    return float(found.x) + difference, float(found.x)
+
+
+def score_statistic(x1: int, n1: int, x0: int, n0: int, difference: float) -> float:
+    """Farrington-Manning: (p1^ - p0^ - d) / sqrt(p1~ q1~ / n1 + p0~ q0~ / n0) at the restricted
+    rates; at d = 0 they are the pooled rate, so this is the pooled z."""
+    p1, p0 = restricted_rates(x1, n1, x0, n0, difference)
+    return (x1 / n1 - x0 / n0 - difference) / math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+
+
+def score_interval(x1: int, n1: int, x0: int, n0: int, level: float) -> tuple[float, float]:
+    """The differences whose score statistic is -/+ z_(1 - (1 - level) / 2), by scipy's brentq."""
+    brentq = oracle("scipy.optimize", "brentq")
+    z = norm_ppf(1 - (1 - level) / 2)
+    estimate = x1 / n1 - x0 / n0
+
+    def above(d: float) -> float:
+        return score_statistic(x1, n1, x0, n0, d) - z
+
+    def below(d: float) -> float:
+        return score_statistic(x1, n1, x0, n0, d) + z
+
+    low = brentq(above, -x0 / n0 + 1e-9, estimate)
+    high = brentq(below, estimate, 1 - x0 / n0 - 1e-9)
+    return float(low), float(high)
+
+
+def test_proportions_use_the_pooled_z_test_with_the_score_interval_that_inverts_it() -> None:
+    """statsmodels proportions_ztest([245, 200], [10000, 10000]) = (2.15734, 0.0309792). The
+    interval is the Farrington-Manning score interval: recomputed here from a numerically
+    maximised restricted likelihood and brentq (statsmodels' own score interval uses another
+    restricted estimate, off in the 4th digit); the relative interval is statsmodels'
+    confint_proportions_2indep(method='log', compare='ratio') (Katz) minus 1."""
     analysis = analyze_ab_test("proportion", proportion_arms((200, 10000), (245, 10000)))
     (comparison,) = analysis.comparisons
     z, p = oracle("statsmodels.stats.proportion", "proportions_ztest")([245, 200], [10000, 10000])
     confint = oracle("statsmodels.stats.proportion", "confint_proportions_2indep")
-    wald_low, wald_high = confint(245, 10000, 200, 10000, method="wald", compare="diff")
     ratio_low, ratio_high = confint(245, 10000, 200, 10000, method="log", compare="ratio")
     assert comparison.statistic == pytest.approx(2.15734, rel=1e-6)
     assert comparison.statistic == pytest.approx(float(z), rel=1e-12)
@@ -628,18 +691,19 @@ def test_proportions_use_the_pooled_z_test_and_a_wald_interval_as_statsmodels() 
     assert comparison.abs_lift == pytest.approx(0.0045, rel=1e-12)
     assert comparison.rel_lift == pytest.approx(0.225, rel=1e-12)
     assert (comparison.ci_low, comparison.ci_high) == pytest.approx(
-        (0.000412183, 0.00858782), rel=1e-6
-    )
-    assert (comparison.ci_low, comparison.ci_high) == pytest.approx(
-        (float(wald_low), float(wald_high)), rel=1e-9
+        score_interval(245, 10000, 200, 10000, 0.95), rel=1e-7
     )
     assert (comparison.rel_ci_low, comparison.rel_ci_high) == pytest.approx(
         (float(ratio_low) - 1, float(ratio_high) - 1), rel=1e-9
     )
-    assert comparison.significant
+    assert (comparison.test, comparison.scale, comparison.significant) == (
+        "pooled_z",
+        "absolute",
+        True,
+    )
     assert comparison.p_adjusted == comparison.p_value
     assert analysis.verdict == "significant"
-    assert "absolute scale" in analysis.decision
+    assert "excludes 0 exactly when the comparison is significant" in analysis.analysis_method
 
 
 def test_means_use_welch_t_with_satterthwaite_degrees_of_freedom_as_scipy() -> None:
@@ -667,12 +731,14 @@ def test_means_use_welch_t_with_satterthwaite_degrees_of_freedom_as_scipy() -> N
 
 
 def test_the_relative_interval_of_means_is_the_delta_method_on_the_log_ratio() -> None:
-    """ln(1.65 / 1.5) -/+ t_.975(df) sqrt(4.3^2 / (5000 * 1.65^2) + 4^2 / (5000 * 1.5^2))."""
+    """ln(1.65 / 1.5) -/+ t_.975(df) sqrt(a + b), a = 4.3^2 / (5000 * 1.65^2),
+    b = 4^2 / (5000 * 1.5^2), with the Welch-Satterthwaite df of the log-scale parts,
+    (a + b)^2 / (a^2 / 4999 + b^2 / 4999)."""
     analysis = analyze_ab_test("mean", mean_arms((1.50, 4.0, 5000), (1.65, 4.3, 5000)))
     (comparison,) = analysis.comparisons
-    assert comparison.df is not None
-    error = math.sqrt(4.3**2 / (5000 * 1.65**2) + 4.0**2 / (5000 * 1.5**2))
-    critical = float(distribution("t").ppf(0.975, comparison.df))
+    a, b = 4.3**2 / (5000 * 1.65**2), 4.0**2 / (5000 * 1.5**2)
+    error = math.sqrt(a + b)
+    critical = float(distribution("t").ppf(0.975, (a + b) ** 2 / (a**2 / 4999 + b**2 / 4999)))
     centre = math.log(1.65 / 1.5)
     assert (comparison.rel_ci_low, comparison.rel_ci_high) == pytest.approx(
         (math.expm1(centre - critical * error), math.expm1(centre + critical * error)), rel=1e-9
@@ -752,7 +818,7 @@ def test_adjusted_p_values_reject_exactly_what_the_step_down_procedures_reject(
     assert all(b >= h >= p for b, h, p in zip(bonferroni, holm, p_values, strict=True))
 
 
-def test_several_arms_are_corrected_by_holm_and_get_simultaneous_intervals() -> None:
+def test_several_arms_are_corrected_by_holm_with_intervals_at_each_steps_level() -> None:
     arms = proportion_arms((200, 10000), (260, 10000), (215, 10000), (190, 10000))
     analysis = analyze_ab_test("proportion", arms)
     raw = [comparison.p_value for comparison in analysis.comparisons]
@@ -763,11 +829,16 @@ def test_several_arms_are_corrected_by_holm_and_get_simultaneous_intervals() -> 
         [float(value) for value in corrected], rel=1e-12
     )
     assert [c.significant for c in analysis.comparisons] == [True, False, False]
-    assert analysis.ci_level == pytest.approx(1 - 0.05 / 3)
+    # Holm's steps: the arm rejected first at alpha / 3, the rest (not rejected) at alpha / 2
+    assert [c.ci_level for c in analysis.comparisons] == pytest.approx(
+        [1 - 0.05 / 3, 1 - 0.05 / 2, 1 - 0.05 / 2]
+    )
+    assert analysis.ci_level is None
     bonferroni = analyze_ab_test("proportion", arms, correction="bonferroni")
     assert [c.p_adjusted for c in bonferroni.comparisons] == pytest.approx(
         [min(1.0, 3 * p) for p in raw]
     )
+    assert bonferroni.ci_level == pytest.approx(1 - 0.05 / 3)
     uncorrected = analyze_ab_test("proportion", arms, correction="none")
     assert [c.p_adjusted for c in uncorrected.comparisons] == raw
     assert uncorrected.ci_level == pytest.approx(0.95)
@@ -786,9 +857,10 @@ def test_reading_before_the_planned_sample_warns_of_peeking() -> None:
 
 
 def test_an_analysis_accepts_typed_arm_records_and_reports_the_whole_result() -> None:
-    """Hand computation for 50/1000 in both arms: z = 0, p = 1; Wald half-width 1.959964 *
-    sqrt(2 * 0.05 * 0.95 / 1000) = 0.0191034; log-ratio error sqrt(2 * 0.95 / (1000 * 0.05)) =
-    0.194936, so the relative interval is exp(-/+ 0.382067) - 1 = [-0.317551, +0.465311]."""
+    """Hand computation for 50/1000 in both arms: z = 0, p = 1; the score interval is symmetric
+    here, [-0.0193933, +0.0193933] (score_interval above); log-ratio error
+    sqrt(2 * 0.95 / (1000 * 0.05)) = 0.194936, so the relative interval is
+    exp(-/+ 0.382067) - 1 = [-0.317551, +0.465311]."""
     arms = [
         ProportionArm(name="control", conversions=50, units=1000),
         ProportionArm(name="new_hook", conversions=50, units=1000),
@@ -802,18 +874,22 @@ def test_an_analysis_accepts_typed_arm_records_and_reports_the_whole_result() ->
         "arm_value": 0.05,
         "abs_lift": 0.0,
         "rel_lift": 0.0,
-        "ci_low": pytest.approx(-0.0191034, rel=1e-5),
-        "ci_high": pytest.approx(0.0191034, rel=1e-5),
+        "ci_low": pytest.approx(score_interval(50, 1000, 50, 1000, 0.95)[0], rel=1e-7),
+        "ci_high": pytest.approx(score_interval(50, 1000, 50, 1000, 0.95)[1], rel=1e-7),
         "rel_ci_low": pytest.approx(-0.317551, rel=1e-5),
         "rel_ci_high": pytest.approx(0.465311, rel=1e-5),
+        "ci_level": 0.95,
+        "test": "pooled_z",
+        "scale": "absolute",
         "statistic": 0.0,
         "df": None,
         "p_value": 1.0,
         "p_adjusted": 1.0,
         "significant": False,
+        "improved": False,
     }
+    assert analysis.comparisons[0].ci_low == pytest.approx(-0.0193933, rel=1e-5)
     assert analysis.units_per_arm == [1000, 1000]
-    assert analysis.decision_scale == "absolute"
 
 
 def test_a_zero_control_rate_has_no_relative_lift() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from kpi_core.experiments.store import ExperimentStore
 from kpi_core.recommendations import recommend
-from kpi_core.store import ExperimentStore
 from server import build_server
 from tests.cases import REALISTIC
 from tools._config import ServerConfig
@@ -56,8 +56,9 @@ async def test_the_writing_tools_are_idempotent_writes_and_listing_is_read_only(
 async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_change_nothing(
     tmp_path: Path,
 ) -> None:
-    """The pinned product link (catalogue range 5% / 10% / 20%, an assumption) is tested on 50
-    one-day blocks per arm; product_ctr 0.80% -> 0.92% (+15%) becomes the creator's evidence."""
+    """The pinned product link (catalogue range 5% / 10% / 20%, an assumption) is tested on 26
+    one-day blocks per arm (under 30, so t quantiles: statsmodels TTestIndPower at effect size
+    0.0004 / 0.0005 = 0.8 gives 25.5); product_ctr 0.80% -> 0.92% (+15%) becomes evidence."""
     path = tmp_path / "experiments.sqlite3"
     async with Client(build_server(config(path))) as client:
         before = await client.call_tool("recommend", {"metrics": CREATOR, "max_items": 20})
@@ -72,7 +73,7 @@ async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_chan
         )
         plan = design.structured_content
         n = plan["n_per_arm"][0]
-        assert (n, plan["duration_days"], plan["feasible"]) == (25, 56, True)
+        assert (n, plan["duration_days"], plan["feasible"]) == (26, 56, True)
 
         register = {
             "plan": plan,
@@ -237,3 +238,25 @@ def test_the_store_path_comes_from_creator_kpi_db() -> None:
         Path.home() / "kpi.sqlite3"
     )
     assert ServerConfig.from_env({}).store_path is None
+
+
+async def test_the_readmes_cuped_and_ratio_examples_are_what_the_tools_answer() -> None:
+    """bench/readme_experiments.py runs both examples through the client; every line the README
+    quotes from their answers must be an answer line of that run (so the figures are the code's)."""
+    from bench.readme_experiments import examples
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    found = await examples()
+    quoted = {
+        "cuped": ("design", 3, "register", 0, "record", 1, "record", 4, "record", 5),
+        "ratio": ("design", 3, "register", 0, "record", 1, "record", 4, "record", 5),
+    }
+    for name, picks in quoted.items():
+        for part, line in zip(picks[::2], picks[1::2], strict=True):
+            text = found[name][str(part)].splitlines()[int(line)]
+            assert text in readme, (name, part, text)
+        assert (
+            found[name]["evidence_after"] == "based on 1 recorded experiment (same category: food)"
+        )
+        assert found[name]["evidence_before"] == "a team assumption, not yet measured"
+    assert '"cuped_correlation": 0.9' in found["cuped"]["design_arguments"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from kpi_core import KpiError, ScoreResult, load_catalogue, score
-from kpi_core.abtest import design_ab_test
 from kpi_core.errors import ConfigurationError
+from kpi_core.experiments.design import design_ab_test
 from kpi_core.interventions import (
     Intervention,
     LiftRange,

@@ -17,27 +17,19 @@ from typing import Any
 
 import pytest
 
-from kpi_core import store as store_module
-from kpi_core.abtest import analyze_ab_test, design_ab_test
 from kpi_core.errors import InvalidValueError, KpiError
-from kpi_core.evidence import (
-    PRIOR_Z,
-    ArmSummary,
-    LiftRecord,
-    blend,
-    blend_evidence,
-    evidence_for,
-    read_lift,
-)
-from kpi_core.interventions import LiftRange, load_interventions
-from kpi_core.recommendations import InterventionEvidence
-from kpi_core.store import (
+from kpi_core.experiments import store as store_module
+from kpi_core.experiments.analysis import analyze_ab_test
+from kpi_core.experiments.design import design_ab_test
+from kpi_core.experiments.evidence import ArmSummary, read_lift
+from kpi_core.experiments.plans import RegisteredPlan
+from kpi_core.experiments.store import (
     SCHEMA_VERSION,
     ExperimentStore,
-    RegisteredPlan,
     StoreError,
     default_path,
 )
+from kpi_core.interventions import load_interventions
 
 PIN = "sc_pin_product_link"
 #: A viewer-level conversion test: 2.0% -> 2.4% needs 21109 viewers per arm (test_abtest.py).
@@ -67,67 +59,6 @@ def intervention(ident: str) -> Any:
 # --------------------------------------------------------------------------------------------
 # Evidence: one outcome -> one lift, many lifts -> one blended range
 # --------------------------------------------------------------------------------------------
-
-
-def test_the_blend_is_the_inverse_variance_mean_of_prior_and_lifts() -> None:
-    """Hand computation (kpi_core/evidence.py docstring): prior 0.05 / 0.10 / 0.20 gives
-    sd_0 = 0.15 / (2 x 1.959964) = 0.0382660; with one lift 0.12 (se 0.02):
-    w_0 = 682.926, w_1 = 2500, mid' = (0.1 w_0 + 0.12 w_1) / 3182.926 = 0.1157088,
-    sd' = 3182.926^-1/2 = 0.0177250, range 0.0809684 .. 0.1504492."""
-    records = [LiftRecord("exp-1", PIN, "gadgets", 0.12, 0.02)]
-    result = blend_evidence(records, category="gadgets")[PIN]
-    assert result.prior_sd == pytest.approx(0.0382660, abs=1e-7)
-    assert result.blended_mid == pytest.approx(0.1157088, abs=1e-7)
-    assert result.blended_sd == pytest.approx(0.0177250, abs=1e-7)
-    assert result.blended_low == pytest.approx(0.0809684, abs=1e-7)
-    assert result.blended_high == pytest.approx(0.1504492, abs=1e-7)
-    assert (result.count, result.scope, result.recorded_mean) == (1, "same category: gadgets", 0.12)
-    assert result.as_intervention_evidence() == InterventionEvidence(
-        count=1,
-        blended_low=result.blended_low,
-        blended_mid=result.blended_mid,
-        blended_high=result.blended_high,
-        scope="same category: gadgets",
-    )
-
-
-def test_the_blend_does_not_depend_on_the_order_of_lifts() -> None:
-    lifts = [(0.1 + 0.01 * i, 0.02 + 0.003 * i) for i in range(12)]
-    forward = blend(0.1, 0.04, lifts)
-    shuffled = list(lifts)
-    random.Random(6).shuffle(shuffled)
-    assert blend(0.1, 0.04, shuffled) == forward
-
-
-def test_precise_experiments_outweigh_the_prior_and_vague_ones_do_not() -> None:
-    prior = LiftRange(0.05, 0.10, 0.20)
-    sigma = (prior.high - prior.low) / (2 * PRIOR_Z)
-    precise, _ = blend(prior.mid, sigma, [(0.30, 0.001)])
-    vague, _ = blend(prior.mid, sigma, [(0.30, 1.0)])
-    assert precise == pytest.approx(0.30, abs=1e-3)
-    assert vague == pytest.approx(0.10, abs=1e-3)
-
-
-def test_same_category_evidence_is_used_when_it_exists_else_all_creators() -> None:
-    records = [
-        LiftRecord("a", PIN, "gadgets", 0.30, 0.01),
-        LiftRecord("b", PIN, "beauty", 0.02, 0.01),
-        LiftRecord("c", "sc_limited_code", "beauty", 0.15, 0.02),
-    ]
-    gadgets = blend_evidence(records, category="  GADGETS ")
-    assert gadgets[PIN].scope == "same category: gadgets"
-    assert [lift.plan_id for lift in gadgets[PIN].lifts] == ["a"]
-    assert gadgets["sc_limited_code"].scope == "all creators"
-    assert gadgets["sc_limited_code"].count == 1
-    anyone = blend_evidence(records)
-    assert anyone[PIN].scope == "all creators"
-    assert anyone[PIN].count == 2
-    assert set(evidence_for(records, category="fitness")) == {PIN, "sc_limited_code"}
-
-
-def test_evidence_for_interventions_no_longer_in_the_catalogue_is_skipped() -> None:
-    records = [LiftRecord("a", "retired_intervention", None, 0.3, 0.01)]
-    assert blend_evidence(records) == {}
 
 
 def test_a_relative_lift_and_its_standard_error_follow_the_delta_method() -> None:
@@ -199,7 +130,9 @@ def test_outcomes_that_cannot_be_read_as_a_lift_do_not_count(
     assert (reading.lift, reading.se, reading.excluded) == (None, None, reason)
 
 
-def test_an_outcome_without_spread_does_not_count() -> None:
+def test_an_outcome_without_spread_gets_the_floor_and_not_certainty() -> None:
+    """Means 0.5 and 0.6 over 10 units each, sd 0: the floor (1% of each mean) gives sd 0.005 and
+    0.006, so se = sqrt(0.006^2 / (10 x 0.5^2) + 0.6^2 x 0.005^2 / (10 x 0.5^4)) = 0.0053666."""
     summaries = [ArmSummary(0.5, 0.0, 10), ArmSummary(0.6, 0.0, 10)]
     reading = read_lift(
         intervention(PIN),
@@ -208,7 +141,13 @@ def test_an_outcome_without_spread_does_not_count() -> None:
         primary_metric="product_ctr",
         srm_alarm=False,
     )
-    assert reading.excluded == "no_variance"
+    by_hand = math.sqrt(0.006**2 / (10 * 0.5**2) + 0.6**2 * 0.005**2 / (10 * 0.5**4))
+    assert (reading.lift, reading.se, reading.excluded, reading.flag) == (
+        pytest.approx(0.2),
+        pytest.approx(by_hand, rel=1e-12),
+        None,
+        None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +164,7 @@ def test_a_plan_id_is_a_hash_of_the_plan_and_stable_across_processes(store: Any)
     again = store.register_experiment(
         VIEWER_PLAN.model_dump(mode="json"), PIN, creator_id="techtalk_dan", category="gadgets "
     )
-    assert first.plan_id == "exp-a8e1d39e74a8d4ae"
+    assert first.plan_id == "exp-ab4ab3c6b6bfd44f"
     assert (first.created, again.created) == (True, False)
     assert again.plan_id == first.plan_id
     assert again.experiment == first.experiment
@@ -251,6 +190,7 @@ def test_the_registered_plan_keeps_what_the_outcome_needs(store: Any) -> None:
         measured_as="product_ctr",
         metric_kind="proportion",
         unit="viewer",
+        method="pooled",
         baseline=0.02,
         baseline_sd=None,
         mde=0.2,
@@ -258,6 +198,11 @@ def test_the_registered_plan_keeps_what_the_outcome_needs(store: Any) -> None:
         alpha=0.05,
         power=0.8,
         sides=2,
+        arms=2,
+        correction="holm",
+        sequential=False,
+        sequential_tuning=5000.0,
+        guardrail_margins={},
         arm_names=VIEWER_PLAN.arm_names,
         allocation=[0.5, 0.5],
         n_per_arm=[N, N],
@@ -350,7 +295,7 @@ def test_an_outcome_is_analysed_with_the_plans_allocation_and_sample(store: Any)
     assert result.evidence is not None
     assert result.evidence.count == 1
     assert result.evidence.scope == "same category: gadgets"
-    assert store.evidence("gadgets") == {PIN: result.evidence.as_intervention_evidence()}
+    assert store.evidence("gadgets") == {PIN: result.evidence.figures()}
 
 
 def test_the_same_outcome_recorded_twice_is_stored_once(store: Any) -> None:
@@ -359,7 +304,12 @@ def test_the_same_outcome_recorded_twice_is_stored_once(store: Any) -> None:
     before = store.evidence()
     again = store.record_outcome(plan_id, [{**arm, "units": float(N)} for arm in arms()])
     assert not again.created
-    assert again.model_dump(exclude={"created"}) == first.model_dump(exclude={"created"})
+    assert again.model_dump(exclude={"created", "summary"}) == first.model_dump(
+        exclude={"created", "summary"}
+    )
+    assert again.summary.splitlines()[3] == (
+        f"This outcome was already recorded for plan {plan_id}; nothing changed."
+    )
     assert store.evidence() == before
     with closing(sqlite3.connect(store.path)) as raw:
         assert raw.execute("SELECT COUNT(*) FROM outcomes").fetchone() == (1,)
@@ -708,3 +658,197 @@ def test_every_acknowledged_write_survives_concurrent_writers_and_a_killed_one(
     assert UNCOMMITTED not in stored
     with ExperimentStore(path) as reader:
         assert reader.list_experiments().total == WRITERS * WRITES
+
+
+# --------------------------------------------------------------------------------------------
+# A plan is analysed as planned (issue 17)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_one_sided_plan_is_recorded_one_sided(store: Any) -> None:
+    plan = design_ab_test("proportion", 0.02, mde=0.2, sides=1, alpha=0.1)
+    plan_id = store.register_experiment(plan, PIN).plan_id
+    n = plan.n_per_arm[0]
+    result = store.record_outcome(plan_id, arms(420, 470, n))
+    expected = analyze_ab_test(
+        "proportion", arms(420, 470, n), sides=1, alpha=0.1, planned_n_per_arm=n
+    )
+    assert result.analysis.comparisons == expected.comparisons
+    assert (result.analysis.sides, result.analysis.alpha) == (1, 0.1)
+
+
+def test_a_lower_is_better_rate_measured_as_is_tested_for_a_decrease(store: Any) -> None:
+    """A refund-rate plan registered as measured (not its complement): one-sided, the
+    improvement the analysis looks for is a decrease."""
+    plan = design_ab_test("proportion", 0.08, mde=0.1, sides=1)
+    plan_id = store.register_experiment(plan, "sc_honest_sizing", measured_as="refund_rate").plan_id
+    n = plan.n_per_arm[0]
+    result = store.record_outcome(
+        plan_id,
+        [
+            {"name": "control", "conversions": round(0.08 * n), "units": n},
+            {"name": "treatment", "conversions": round(0.07 * n), "units": n},
+        ],
+    )
+    assert result.analysis.improvement == "decrease"
+    assert result.analysis.comparisons[0].improved
+
+
+def test_a_cuped_plan_needs_the_pre_period_sums_and_is_read_as_an_ancova(store: Any) -> None:
+    plan = design_ab_test(
+        "mean",
+        50.0,
+        baseline_sd=30.0,
+        mde=2.0,
+        mde_type="absolute",
+        cuped_correlation=0.9,
+        unit="creator",
+    )
+    plan_id = store.register_experiment(plan, "sc_pin_product_link").plan_id
+    n = plan.n_per_arm[0]
+    plain = [
+        {"name": "control", "mean": 50.0, "sd": 30.0, "n": n},
+        {"name": "treatment", "mean": 52.0, "sd": 30.0, "n": n},
+    ]
+    with pytest.raises(InvalidValueError) as caught:
+        store.record_outcome(plan_id, plain)
+    assert caught.value.field == "arms[0].pre_sum"
+    assert "was sized with CUPED" in str(caught.value)
+    sums = [
+        {
+            "name": "control",
+            "n": n,
+            "sum": 50.0 * n,
+            "sum_squares": n * 2500.0 + (n - 1) * 900.0,
+            "pre_sum": 50.0 * n,
+            "pre_sum_squares": n * 2500.0 + (n - 1) * 900.0,
+            "sum_of_products": n * 2500.0 + (n - 1) * 810.0,
+        },
+        {
+            "name": "treatment",
+            "n": n,
+            "sum": 52.0 * n,
+            "sum_squares": n * 2704.0 + (n - 1) * 900.0,
+            "pre_sum": 50.0 * n,
+            "pre_sum_squares": n * 2500.0 + (n - 1) * 900.0,
+            "sum_of_products": n * 2600.0 + (n - 1) * 810.0,
+        },
+    ]
+    result = store.record_outcome(plan_id, sums)
+    assert result.analysis.comparisons[0].test == "ancova_t"
+    assert result.analysis.comparisons[0].significant
+
+
+def test_a_sequential_plan_may_be_recorded_once_it_decided_and_not_before(store: Any) -> None:
+    plan = design_ab_test("proportion", 0.02, mde=0.2, sequential=True)
+    plan_id = store.register_experiment(plan, PIN).plan_id
+    undecided = arms(200, 210, 10_000)
+    with pytest.raises(InvalidValueError) as caught:
+        store.record_outcome(plan_id, undecided)
+    assert "unless the sequential test has decided" in str(caught.value)
+    decided = arms(200, 320, 10_000)
+    result = store.record_outcome(plan_id, decided)
+    assert result.analysis.sequential
+    assert result.analysis.peeking_warning is None
+    assert (result.analysis.verdict, result.analysis.ship) == ("significant", True)
+
+
+def test_a_relative_lift_plan_is_decided_on_the_log_ratio(store: Any) -> None:
+    plan = design_ab_test("proportion", 0.02, mde=0.2, method="relative_lift")
+    plan_id = store.register_experiment(plan, PIN).plan_id
+    n = plan.n_per_arm[0]
+    result = store.record_outcome(plan_id, arms(420, 520, n))
+    assert (result.analysis.comparisons[0].test, result.analysis.comparisons[0].scale) == (
+        "log_ratio",
+        "log_ratio",
+    )
+
+
+def test_planned_guardrails_are_tested_with_the_plans_margins(store: Any) -> None:
+    plan = design_ab_test(
+        "proportion",
+        0.02,
+        mde=0.2,
+        guardrails=["refund_rate"],
+        guardrail_margins={"refund_rate": 0.2},
+    )
+    plan_id = store.register_experiment(plan, PIN).plan_id
+    n = plan.n_per_arm[0]
+    refunds = {"metric": "refund_rate", "arms": arms(1000, 1400, n)}
+    with pytest.raises(InvalidValueError) as caught:
+        store.record_outcome(plan_id, arms(420, 520, n), guardrails=[{**refunds, "margin": 0.5}])
+    assert caught.value.field == "guardrails[0].margin"
+    with pytest.raises(InvalidValueError) as unknown:
+        store.record_outcome(plan_id, arms(420, 520, n), guardrails=[{**refunds, "metric": "gmv"}])
+    assert unknown.value.field == "guardrails[0].metric"
+    result = store.record_outcome(plan_id, arms(420, 520, n), guardrails=[refunds])
+    (guardrail,) = result.analysis.guardrails
+    assert (guardrail.metric, guardrail.margin, guardrail.status) == ("refund_rate", 0.2, "failed")
+    assert (result.analysis.verdict, result.analysis.ship) == ("guardrail_failed", False)
+
+
+def test_a_plan_the_analysis_cannot_honour_is_refused_at_registration(store: Any) -> None:
+    plan = {
+        **VIEWER_PLAN.model_dump(),
+        "unit": "creator",
+        "metric_kind": "mean",
+        "method": "cohens_h",
+    }
+    with pytest.raises(InvalidValueError) as caught:
+        store.register_experiment(plan, PIN)
+    assert caught.value.field == "plan.method"
+    proportion = {**VIEWER_PLAN.model_dump(), "method": "relative_lift", "baseline": -0.1}
+    with pytest.raises(InvalidValueError) as refused:
+        store.register_experiment(proportion, PIN)
+    assert refused.value.field == "plan.baseline"
+
+
+def test_an_interim_look_at_a_registered_plan_uses_its_settings(store: Any) -> None:
+    from kpi_core.experiments.store import read_experiment
+
+    plan = design_ab_test("proportion", 0.02, mde=0.2, sides=1)
+    plan_id = store.register_experiment(plan, PIN).plan_id
+    early = read_experiment({"plan_id": plan_id, "arms": arms(200, 260, 10_000)}, store)
+    assert early.sides == 1
+    assert early.peeking_warning is not None
+    assert store.get(plan_id).outcome is None
+    with pytest.raises(InvalidValueError) as caught:
+        read_experiment({"plan_id": plan_id, "arms": arms(), "sides": 1, "alpha": 0.1}, store)
+    assert caught.value.field == "alpha"
+
+
+def test_a_version_one_file_is_migrated_and_its_outcomes_still_read(tmp_path: Path) -> None:
+    """A file written by the first schema (no flags, no reviews) with one outcome: the next
+    release adds the columns and table, and the outcome still counts."""
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path)) as raw:
+        for statement in store_module.MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("PRAGMA user_version = 1")
+        with ExperimentStore(tmp_path / "scratch.sqlite3") as scratch:
+            registered = scratch.register_experiment(VIEWER_PLAN, PIN)
+            scratch.record_outcome(registered.plan_id, arms())
+        with closing(sqlite3.connect(tmp_path / "scratch.sqlite3")) as source:
+            plan_row = source.execute(
+                "SELECT plan_id, intervention_id, creator_id, category, plan_json, registered_at "
+                "FROM plans"
+            ).fetchone()
+            outcome_row = source.execute(
+                "SELECT plan_id, arms_json, arms_hash, analysis_json, verdict, lift, lift_se, "
+                "excluded, recorded_at FROM outcomes"
+            ).fetchone()
+        raw.execute(
+            "INSERT INTO plans (plan_id, intervention_id, creator_id, category, plan_json, "
+            "registered_at) VALUES (?, ?, ?, ?, ?, ?)",
+            plan_row,
+        )
+        raw.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", outcome_row)
+        raw.commit()
+    with ExperimentStore(path) as upgraded:
+        assert upgraded.evidence()[PIN]["count"] == 1
+        experiment = upgraded.get(registered.plan_id)
+        assert experiment is not None
+        assert experiment.outcome is not None
+        assert (experiment.outcome.flag, experiment.outcome.review) == (None, None)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

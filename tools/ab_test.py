@@ -1,136 +1,106 @@
-"""`design_ab_test` and `analyze_ab_test`: plan an experiment, then read its outcome."""
+"""`design_ab_test` and `analyze_ab_test`: plan an experiment, then read its outcome.
 
-from typing import Annotated, Literal
+Each tool's arguments are the fields of one kpi_core model (:class:`DesignRequest`,
+:class:`AnalysisArgs`): the signature below is built from the model, so its bounds and enums
+are the input schema a client sees, while every value is checked by kpi_core in our words.
+"""
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, SkipValidation
+from pydantic import BaseModel, Field, SkipValidation
 
-from kpi_core.abtest import AbTestAnalysis, AbTestDesign, MeanArm, ProportionArm
-from kpi_core.abtest import analyze_ab_test as analyze
-from kpi_core.abtest import design_ab_test as design
-from prompts import render
+from kpi_core.experiments.analysis import AbTestAnalysis
+from kpi_core.experiments.args import AnalysisRequest, DesignRequest
+from kpi_core.experiments.design import AbTestDesign, plan_experiment
+from kpi_core.experiments.store import read_experiment
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+from tools._store import open_store
+
+__all__ = ["build_analyze", "build_design"]
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
 )
 
-DESIGN_DESCRIPTION = """Plan a fixed-horizon A/B test: sample size per arm, duration, SRM check.
+DESIGN_DESCRIPTION = """Plan an A/B test: sample size per arm, duration, SRM check, feasibility.
 
-For a `proportion` (a rate such as conversion_rate, as a fraction: 2% is 0.02) or a `mean` (give
-`baseline_sd`). `mde` is the smallest lift worth detecting: relative to the baseline by default
-(0.1 = +10%), or absolute with mde_type "absolute". `unit` says what is randomised: "viewer"
+For a `proportion` (a rate such as conversion_rate, as a fraction: 2% is 0.02), a `mean` (give
+`baseline_sd`) or a `ratio` of sums over the units such as GMV per order (baseline_sd: its
+delta-method sd per unit, which analyze_ab_test reports as unit_sd). `mde` is the smallest lift
+worth detecting: relative to the baseline by default (0.1 = +10%), or absolute with mde_type
+"absolute". `unit` says what is randomised: "viewer"
 (give daily_units for a duration), "creator" (a cohort of creators split between arms; give
 baseline_sd between creators and available_units) or "time_block" (a switchback within one
 creator: alternating blocks of block_days; baseline_sd between blocks). More than two arms use a
-Bonferroni-adjusted alpha; cuped_correlation (0-1) shrinks the variance by 1 - rho^2. The
-`ab_test` object of a `recommend` result can be passed here as it is, once its `missing` fields
-are filled in. Returns n_per_arm, n_total, duration_days (whole weeks), feasible,
-detectable_mde_in_4_weeks, the hypothesis, primary metric, guardrails and the SRM check."""
+Bonferroni-adjusted alpha; cuped_correlation (0-1) shrinks the variance by 1 - rho^2 (record the
+pre-period sums then). `sequential` plans an always-valid analysis (read it any time) and reports
+its cost in units; `guardrail_margins` sets non-inferiority margins. Under 30 units per arm the
+plan uses t quantiles. The `ab_test` object of a `recommend` result can be passed here as it is,
+once its `missing` fields are filled in. Returns n_per_arm, n_total, duration_days (whole weeks),
+feasible, detectable_mde_in_4_weeks, the hypothesis, primary metric, guardrails and SRM check."""
 
-ANALYZE_DESCRIPTION = """Read an A/B test's outcome: lifts, intervals, p-values, SRM and a decision.
+ANALYZE_DESCRIPTION = """Read an A/B test: lifts, intervals, p-values, SRM, guardrails, a decision.
 
-`arms` lists the arms, control first: for a proportion each {name, conversions, units}; for a
-mean each {name, mean, sd, n}. Proportions use a pooled two-sided z-test with a Wald interval;
-means use Welch's t-test. Several treatment arms are corrected with Holm (default) or Bonferroni.
-The sample ratio mismatch (SRM) check compares the units per arm with planned_allocation
-(equal by default); an alarm (p < 0.001) means the split is broken: do not trust the result.
-Give planned_n_per_arm to be warned when the test is read before it reached its sample size."""
+`arms`, control first: a proportion's {name, conversions, units}; a mean's {name, mean, sd, n} or
+{name, n, sum, sum_squares}, plus pre_sum, pre_sum_squares, sum_of_products for CUPED (ANCOVA); a
+ratio's {name, n, numerator_sum, numerator_sum_squares, denominator_sum, denominator_sum_squares,
+sum_of_products} (delta method). Proportions: pooled z-test with the score interval that inverts
+it, Fisher's exact test for small counts; means: Welch t. `sides` 1 tests only an improvement in
+`improvement`'s direction; method "relative_lift" decides on the log ratio; `sequential` gives
+always-valid results. Holm (default) or Bonferroni across arms, with intervals that agree with
+the decisions. `guardrails` ({metric, arms}) are tested for non-inferiority; a failed one blocks
+shipping. The SRM check compares units per arm with planned_allocation (alarm at p < 0.001).
+Give `plan_id` to analyse as a registered plan says (then omit the settings)."""
 
 
-def design_summary(result: AbTestDesign) -> str:
-    return render("abtest_design_summary.txt.j2", design=result)
+def arguments_of(model: type[BaseModel], returns: object) -> inspect.Signature:
+    """A keyword-only signature with one parameter per field of ``model``.
+
+    Each parameter keeps the field's type, bounds and description (so the SDK's input schema
+    shows them) and skips pydantic's validation, so kpi_core checks every value in our words.
+    """
+    parameters: list[inspect.Parameter] = []
+    for name, field in model.model_fields.items():
+        metadata = (Field(description=field.description), *field.metadata, SkipValidation)
+        annotation: Any = Annotated[(field.annotation, *metadata)]  # pyright: ignore[reportInvalidTypeArguments]
+        default = (
+            inspect.Parameter.empty
+            if field.is_required()
+            else field.get_default(call_default_factory=True)
+        )
+        parameters.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    return inspect.Signature(parameters, return_annotation=returns)
 
 
-def analysis_summary(result: AbTestAnalysis) -> str:
-    return render("abtest_analysis_summary.txt.j2", analysis=result)
+Handler = Callable[..., Coroutine[Any, Any, CallToolResult]]
+
+
+def _with_arguments_of(model: type[BaseModel], handler: Handler) -> Handler:
+    """``handler`` (which takes ``**arguments``) with the signature of ``model``'s fields."""
+    returns = inspect.signature(handler, eval_str=True).return_annotation
+    vars(handler)["__signature__"] = arguments_of(model, returns)
+    return handler
 
 
 def build_design(config: ServerConfig) -> Tool:
-
-    async def design_ab_test(
-        metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
-        baseline: Annotated[
-            float, SkipValidation, Field(description="Control rate (0-1) or mean.")
-        ],
-        mde: Annotated[float, SkipValidation, Field(description="Smallest lift to detect.")],
-        baseline_sd: Annotated[
-            float | None,
-            SkipValidation,
-            Field(description="Standard deviation (means; creator and time_block units)."),
-        ] = None,
-        mde_type: Annotated[Literal["relative", "absolute"], SkipValidation] = "relative",
-        alpha: Annotated[float, SkipValidation] = 0.05,
-        power: Annotated[float, SkipValidation] = 0.8,
-        sides: Annotated[Literal[1, 2], SkipValidation] = 2,
-        arms: Annotated[int, SkipValidation, Field(description="Arms including control.")] = 2,
-        allocation: Annotated[
-            list[float] | None,
-            SkipValidation,
-            Field(description="Share of units per arm, summing to 1; equal by default."),
-        ] = None,
-        unit: Annotated[Literal["viewer", "creator", "time_block"], SkipValidation] = "viewer",
-        daily_units: Annotated[
-            float | None, SkipValidation, Field(description="Units per day across all arms.")
-        ] = None,
-        available_units: Annotated[
-            int | None, SkipValidation, Field(description="Units available in total.")
-        ] = None,
-        block_days: Annotated[
-            int | None, SkipValidation, Field(description="Days per block (time_block).")
-        ] = None,
-        cuped_correlation: Annotated[
-            float | None,
-            SkipValidation,
-            Field(description="Correlation of the metric with its pre-period value (0-1)."),
-        ] = None,
-        method: Annotated[
-            Literal["pooled", "cohens_h", "evan_miller", "relative_lift"], SkipValidation
-        ] = "pooled",
-        primary_metric: Annotated[str | None, Field(max_length=64)] = None,
-        guardrails: Annotated[list[str] | None, Field(max_length=10)] = None,
-        observation_days: Annotated[
-            int | None,
-            SkipValidation,
-            Field(description="Days over which each creator's mean is taken (creator unit)."),
-        ] = None,
-        missing: Annotated[
-            list[str] | None,
-            Field(description="Ignored: lets a recommend() ab_test object be passed as it is."),
-        ] = None,
-    ) -> Annotated[CallToolResult, AbTestDesign]:
-        del missing
-
+    async def design_ab_test(**arguments: Any) -> Annotated[CallToolResult, AbTestDesign]:
         def body(_: CallControl) -> CallToolResult:
-            result = design(
-                metric_kind,
-                baseline,
-                baseline_sd=baseline_sd,
-                mde=mde,
-                mde_type=mde_type,
-                alpha=alpha,
-                power=power,
-                sides=sides,
-                arms=arms,
-                allocation=allocation,
-                unit=unit,
-                daily_units=daily_units,
-                available_units=available_units,
-                block_days=block_days,
-                cuped_correlation=cuped_correlation,
-                method=method,
-                primary_metric=primary_metric,
-                guardrails=guardrails or (),
-                observation_days=observation_days,
-            )
-            return ok_result(design_summary(result), result)
+            result = plan_experiment(DesignRequest.model_construct(**arguments))
+            return ok_result(result.summary, result)
 
         return await run_tool("design_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
-        design_ab_test,
+        _with_arguments_of(DesignRequest, design_ab_test),
         name="design_ab_test",
         title="Plan an A/B test",
         description=DESIGN_DESCRIPTION,
@@ -140,38 +110,17 @@ def build_design(config: ServerConfig) -> Tool:
 
 
 def build_analyze(config: ServerConfig) -> Tool:
+    store = open_store(config)
 
-    async def analyze_ab_test(
-        metric_kind: Annotated[Literal["proportion", "mean"], SkipValidation],
-        arms: Annotated[
-            list[ProportionArm | MeanArm],
-            SkipValidation,
-            Field(description="Arms with their results, control first."),
-        ],
-        correction: Annotated[Literal["holm", "bonferroni", "none"], SkipValidation] = "holm",
-        planned_allocation: Annotated[list[float] | None, SkipValidation] = None,
-        planned_n_per_arm: Annotated[
-            int | list[int] | None,
-            SkipValidation,
-            Field(description="The design's n_per_arm: one count for every arm, or one per arm."),
-        ] = None,
-        alpha: Annotated[float, SkipValidation] = 0.05,
-    ) -> Annotated[CallToolResult, AbTestAnalysis]:
+    async def analyze(**arguments: Any) -> Annotated[CallToolResult, AbTestAnalysis]:
         def body(_: CallControl) -> CallToolResult:
-            result = analyze(
-                metric_kind,
-                arms,
-                correction=correction,
-                planned_allocation=planned_allocation,
-                planned_n_per_arm=planned_n_per_arm,
-                alpha=alpha,
-            )
-            return ok_result(analysis_summary(result), result)
+            result = read_experiment(arguments, store)
+            return ok_result(result.summary, result)
 
         return await run_tool("analyze_ab_test", body, time_limit=config.time_limit)
 
     return Tool.from_function(
-        analyze_ab_test,
+        _with_arguments_of(AnalysisRequest, analyze),
         name="analyze_ab_test",
         title="Read an A/B test",
         description=ANALYZE_DESCRIPTION,

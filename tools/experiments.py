@@ -1,40 +1,30 @@
 """`register_experiment`, `record_outcome`, `list_experiments`: the feedback loop's tools.
 
-They translate between MCP and :class:`kpi_core.store.ExperimentStore` (at
-``ServerConfig.store_path``, env ``CREATOR_KPI_DB``). :func:`recommend_evidence` is what the
-``recommend`` tool uses to read the store: a failing store gives no evidence and a warning
-sentence, never a failed ``recommend``.
+They translate between MCP and :class:`kpi_core.experiments.store.ExperimentStore` (at
+``ServerConfig.store_path``, env ``CREATOR_KPI_DB``, opened by ``tools._store``).
 """
 
-import logging
-from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.abtest import MeanArm, ProportionArm
-from kpi_core.interventions import load_interventions
-from kpi_core.recommendations import InterventionEvidence
-from kpi_core.store import (
+from kpi_core.experiments.args import MAX_ARMS, MAX_GUARDRAILS, Arm, Correction, GuardrailArms
+from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     ExperimentPage,
     ExperimentPlan,
-    ExperimentStore,
     RecordedOutcome,
     Registration,
     Status,
-    StoreError,
 )
-from prompts import render
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+from tools._store import open_store
 
-__all__ = ["build_list", "build_record", "build_register", "open_store", "recommend_evidence"]
-
-logger = logging.getLogger("creator_kpi.tools")
+__all__ = ["build_list", "build_record", "build_register"]
 
 WRITES = ToolAnnotations(
     read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
@@ -55,13 +45,16 @@ different plan is refused). Call record_outcome with the plan_id once the test h
 
 RECORD_DESCRIPTION = """Record a registered A/B test's outcome; it becomes evidence for recommend.
 
-`arms` lists the results, control first, once every arm has reached its planned sample: for a
-viewer-level proportion plan each {name, conversions, units}; for any other plan (a mean, or
-creator or time_block units) each {name, mean, sd, n}, the per-unit mean of the primary metric,
-its standard deviation between units, and the number of units. The outcome is analysed like
-analyze_ab_test (the plan's allocation for the sample-ratio check) and its lift, with its
-standard error, is blended with the intervention's catalogue range. Recording the same outcome
-again changes nothing; a different outcome for the same plan is refused."""
+`arms` lists the results, control first, once every arm has reached its planned sample (a
+sequential plan: once it has decided): for a viewer-level proportion plan each {name,
+conversions, units}; for a ratio plan each {name, n, numerator_sum, numerator_sum_squares,
+denominator_sum, denominator_sum_squares, sum_of_products}; for any other plan each {name, mean,
+sd, n} or {name, n, sum, sum_squares} of the per-unit primary metric, with pre_sum,
+pre_sum_squares and sum_of_products when the plan uses CUPED. `guardrails` gives each planned
+guardrail's arms the same way ({metric, arms}). The outcome is analysed as the plan says (sides,
+method, correction, CUPED, sequential, guardrail margins) and its lift is blended with the
+intervention's catalogue range (an implausible lift waits for an operator's confirmation).
+Recording the same outcome again changes nothing; a different outcome for the plan is refused."""
 
 LIST_DESCRIPTION = f"""List registered experiments, newest first, with their status and outcome.
 
@@ -69,56 +62,6 @@ Filters (all optional, combined): `intervention_id`, `status` ("registered": awa
 "completed"), `category`, `creator_id`. Returns up to `limit` (1-{MAX_PAGE_SIZE}, default
 {DEFAULT_PAGE_SIZE}) experiments, the `total` that match, and `next_cursor`: pass it as `cursor`
 for the next page."""
-
-
-def open_store(config: ServerConfig) -> ExperimentStore:
-    """The store a server with this configuration uses (no I/O until its first operation)."""
-    return ExperimentStore(config.store_path)
-
-
-def recommend_evidence(
-    store: ExperimentStore, metrics: Mapping[str, object]
-) -> tuple[Mapping[str, InterventionEvidence] | None, str | None]:
-    """Evidence for ``recommend`` for the creator's category, or None and a warning sentence.
-
-    A store that cannot be read (unreadable, locked, newer schema) must not stop ``recommend``:
-    the catalogue's ranges are used and the warning says why.
-    """
-    category = metrics.get("category")
-    try:
-        return store.evidence(category if isinstance(category, str) else None), None
-    except StoreError as error:
-        logger.warning("recommend ran without recorded evidence: %s", error.rule)
-        return None, render("experiments_store_warning.txt.j2", problem=str(error))
-
-
-def _target(intervention_id: str) -> str | None:
-    item = load_interventions().get(intervention_id)
-    return None if item is None else item.metric
-
-
-def registration_summary(result: Registration) -> str:
-    return render("experiments_registered.txt.j2", result=result, plan=result.experiment.plan)
-
-
-def outcome_summary(result: RecordedOutcome) -> str:
-    plan = result.experiment.plan
-    return render(
-        "experiments_outcome.txt.j2",
-        result=result,
-        plan=plan,
-        outcome=result.experiment.outcome,
-        target=_target(plan.intervention_id),
-    )
-
-
-def page_summary(page: ExperimentPage, filters: Mapping[str, object]) -> str:
-    return render(
-        "experiments_list.txt.j2",
-        page=page,
-        filters={name: value for name, value in filters.items() if value is not None},
-        targets={e.plan.intervention_id: _target(e.plan.intervention_id) for e in page.experiments},
-    )
 
 
 def build_register(config: ServerConfig) -> Tool:
@@ -164,7 +107,7 @@ def build_register(config: ServerConfig) -> Tool:
                 plan_id=plan_id,
                 measured_as=measured_as,
             )
-            return ok_result(registration_summary(result), result)
+            return ok_result(result.summary, result)
 
         return await run_tool("register_experiment", body, time_limit=config.time_limit)
 
@@ -184,15 +127,31 @@ def build_record(config: ServerConfig) -> Tool:
     async def record_outcome(
         plan_id: Annotated[str, SkipValidation, Field(description="From register_experiment.")],
         arms: Annotated[
-            list[ProportionArm | MeanArm],
+            list[Arm],
+            Field(
+                min_length=2, max_length=MAX_ARMS, description="The arms' results, control first."
+            ),
             SkipValidation,
-            Field(description="The arms' results, control first."),
         ],
-        correction: Annotated[Literal["holm", "bonferroni", "none"], SkipValidation] = "holm",
+        guardrails: Annotated[
+            list[GuardrailArms] | None,
+            Field(
+                max_length=MAX_GUARDRAILS,
+                description="The plan's guardrails: each {metric, arms} in the same arm order.",
+            ),
+            SkipValidation,
+        ] = None,
+        correction: Annotated[
+            Correction | None,
+            Field(description="The plan's correction (the default); another one is refused."),
+            SkipValidation,
+        ] = None,
     ) -> Annotated[CallToolResult, RecordedOutcome]:
         def body(_: CallControl) -> CallToolResult:
-            result = store.record_outcome(plan_id, arms, correction=correction)
-            return ok_result(outcome_summary(result), result)
+            result = store.record_outcome(
+                plan_id, arms, guardrails=guardrails, correction=correction
+            )
+            return ok_result(result.summary, result)
 
         return await run_tool("record_outcome", body, time_limit=config.time_limit)
 
@@ -230,13 +189,7 @@ def build_list(config: ServerConfig) -> Tool:
                 limit=limit,
                 cursor=cursor,
             )
-            filters = {
-                "intervention_id": intervention_id,
-                "status": status,
-                "category": category,
-                "creator_id": creator_id,
-            }
-            return ok_result(page_summary(page, filters), page)
+            return ok_result(page.summary, page)
 
         return await run_tool("list_experiments", body, time_limit=config.time_limit)
 

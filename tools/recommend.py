@@ -12,7 +12,7 @@ from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
 from tools._shared import UNITS_NOTE, CurrencyArg, MetricsArg, WeightingArg
-from tools.experiments import open_store, recommend_evidence
+from tools._store import open_store, recommend_evidence
 
 DESCRIPTION = f"""Recommend what a TikTok creator should change to raise revenue, in priority order.
 

@@ -1,7 +1,7 @@
 """Evidence from recorded experiments: each intervention's measured lifts, blended with its prior.
 
 Pure functions over plain records (the store reads them; :mod:`kpi_core.recommendations`
-consumes the result as ``evidence=``). Nothing here does I/O.
+consumes the figures as ``evidence=``, so nothing here imports advice). Nothing here does I/O.
 
 **One experiment, one lift.** A recorded outcome becomes one lift of the intervention's target
 metric, in the catalogue's terms (:func:`read_lift`): for ``lift_type = "relative"`` the relative
@@ -10,11 +10,16 @@ and ``1 - m_t / m_c`` for a lower-is-better one (``m`` the metric's value: a rat
 measured, or one minus it when the plan measured the complement ``1 - metric``, as ``recommend``
 plans a lower-is-better rate); for ``lift_type = "points"`` (growth rates) the difference
 ``m_t - m_c`` (negated for a lower-is-better metric). Standard errors by the delta method, with
-``v`` the variance of one unit (``p (1 - p)`` for a proportion arm, ``sd^2`` for a mean arm) and
-``n`` the units of the arm::
+``v`` the variance of one unit and ``n`` the units of the arm::
 
     relative   se = sqrt(v_t / (n_t m_c^2) + m_t^2 v_c / (n_c m_c^4))
     points     se = sqrt(v_t / n_t + v_c / n_c)
+
+**Floors** (``data/experiments.toml``), so that no outcome is more certain than its data allow:
+a proportion arm's ``v`` is the binomial ``p (1 - p)`` of its counts, with half a conversion added
+to an arm of none or all; a mean arm's ``sd`` is at least ``min_unit_cv`` of its mean (and
+``min_points_sd`` for a growth rate). A lift outside the metric's plausible range is **flagged**:
+stored and listed, but out of the blend until an operator confirms it.
 
 An outcome does not count (it is stored and listed, with the reason) when its split failed the
 sample-ratio check, when the plan has more than one treatment arm (which arm is "the"
@@ -22,22 +27,13 @@ intervention is not defined), when its primary metric is not the intervention's 
 (``sc_cart_reminder`` is judged on conversion_rate; turning that back into a change of cart
 abandonment needs the creator's abandonment rate, which a plan does not carry), when a relative
 lift has a control value of 0 or less, when its standard error is not above 0, or when its
-intervention has left the catalogue.
+intervention has left the catalogue. An operator can retract any outcome (kept, never deleted).
 
-**The blend.** The catalogue's range ``low <= mid <= high`` is read as a normal prior with mean
-``mid`` and standard deviation ``(high - low) / (2 x 1.96)``: the range is taken as a central 95%
-interval. Each recorded lift ``l_i`` with standard error ``se_i`` is a normal observation of the
-same effect (a fixed-effect, inverse-variance blend)::
-
-    w_0 = 1 / sd_0^2,  w_i = 1 / se_i^2
-    mid' = (w_0 mid + sum w_i l_i) / (w_0 + sum w_i),  sd' = 1 / sqrt(w_0 + sum w_i)
-    low' = mid' - 1.96 sd',  high' = mid' + 1.96 sd'
-
-so the blended range is read the same way as the prior. Example: prior 0.05 / 0.10 / 0.20
-(sd_0 = 0.15 / 3.92 = 0.03827) and one lift 0.12 with se 0.02 give mid' = 0.11571,
-sd' = 0.017725, range 0.08097 .. 0.15045. A fixed-effect blend assumes one true lift for every
-creator; creators differ, so with many experiments the blended range is narrower than the spread
-a new creator will see.
+**The blend** (:mod:`~kpi_core.experiments.blend`): the counted lifts in scope are summarised by
+a random-effects meta-analysis (DerSimonian-Laird, with ``I^2``) on the log-ratio scale, and the
+catalogue's range, read as an asymmetric (split normal) prior with its low / mid / high as the
+2.5% / 50% / 97.5% quantiles, is updated by that summary. The blended range is the posterior's
+2.5% / 50% / 97.5% quantiles.
 
 **Scope.** With a creator's ``category``, an intervention whose recorded lifts include at least
 one from that category uses only those ("same category: beauty"); otherwise all of them ("all
@@ -47,39 +43,36 @@ creators"). Categories compare after :func:`normalise_category`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_core.catalogue import load_catalogue
-from kpi_core.interventions import Intervention, LiftRange, LiftType, load_interventions
-from kpi_core.recommendations import InterventionEvidence
+from kpi_core.experiments.args import LiftRange, LiftType
+from kpi_core.experiments.blend import PRIOR_Z, SplitNormal, posterior, random_effects
+from kpi_core.experiments.settings import load_settings
+from kpi_core.interventions import Intervention, load_interventions
+from prompts import render
 
 __all__ = [
     "ALL_CREATORS",
     "MAX_LISTED_LIFTS",
-    "PRIOR_Z",
     "ArmSummary",
     "BlendedEvidence",
     "Exclusion",
+    "Flag",
     "LiftReading",
     "LiftRecord",
     "RecordedLift",
-    "blend",
     "blend_evidence",
-    "evidence_for",
     "measures_complement",
     "normalise_category",
-    "prior_sd",
     "read_lift",
     "scope_label",
 ]
 
-#: The z of a central 95% interval: the catalogue's range and the blended range are read so.
-PRIOR_Z = NormalDist().inv_cdf(0.975)
 #: Recorded lifts listed per intervention in a result (the count says how many there are).
 MAX_LISTED_LIFTS = 20
 ALL_CREATORS = "all creators"
@@ -95,6 +88,12 @@ Exclusion = Literal[
     "no_variance",
     "unknown_intervention",
 ]
+#: Where lifts are blended: the log of the metric's ratio (relative lifts), or points.
+BlendScale = Literal["log_ratio", "points"]
+#: math.expm1 overflows a float above about 709.78.
+_MAX_EXP = 709.0
+#: Why a recorded outcome waits for an operator's confirmation before it counts.
+Flag = Literal["implausible_lift"]
 
 
 def normalise_category(category: str | None) -> str | None:
@@ -120,6 +119,10 @@ def measures_complement(item: Intervention) -> bool:
     return primary.kind == "fraction" and primary.direction == "lower"
 
 
+def _lower_is_better(item: Intervention) -> bool:
+    return load_catalogue().metrics[item.metric].direction == "lower"
+
+
 # --------------------------------------------------------------------------------------------
 # One outcome -> one lift of the intervention's target metric
 # --------------------------------------------------------------------------------------------
@@ -127,11 +130,13 @@ def measures_complement(item: Intervention) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ArmSummary:
-    """One arm as measured: its rate or mean, the variance of one unit, and its units."""
+    """One arm as measured: its rate or mean, the variance of one unit, its units, and for a
+    proportion arm its conversions (None for a mean)."""
 
     value: float
     variance: float
     units: int
+    conversions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +146,26 @@ class LiftReading:
     lift: float | None
     se: float | None
     excluded: Exclusion | None
+    flag: Flag | None = None
 
 
 def _excluded(reason: Exclusion) -> LiftReading:
     return LiftReading(lift=None, se=None, excluded=reason)
+
+
+def _floored(arm: ArmSummary, measured: float, lift_type: LiftType) -> float:
+    """The arm's unit variance with the floors of the module docstring."""
+    settings = load_settings()
+    if arm.conversions is not None:
+        converted = arm.conversions
+        if converted in (0, arm.units):  # half a conversion more or less: never a zero variance
+            rate = (converted + 0.5) / (arm.units + 1.0)
+            return rate * (1.0 - rate)
+        return arm.variance
+    floor = settings.min_unit_cv * abs(measured)
+    if lift_type == "points":
+        floor = max(floor, settings.min_points_sd)
+    return max(arm.variance, floor**2)
 
 
 def read_lift(
@@ -169,26 +190,27 @@ def read_lift(
     control, treatment = arms
     m_c = 1.0 - control.value if complement else control.value
     m_t = 1.0 - treatment.value if complement else treatment.value
-    lower = load_catalogue().metrics[item.metric].direction == "lower"
-    sign = -1.0 if lower else 1.0
+    v_c = _floored(control, m_c, item.lift_type)
+    v_t = _floored(treatment, m_t, item.lift_type)
+    sign = -1.0 if _lower_is_better(item) else 1.0
     if item.lift_type == "points":
         lift = sign * (m_t - m_c)
-        se = math.sqrt(treatment.variance / treatment.units + control.variance / control.units)
+        se = math.sqrt(v_t / treatment.units + v_c / control.units)
     else:
         if m_c <= 0.0:
             return _excluded("control_not_positive")
-        ratio = m_t / m_c
-        lift = sign * (ratio - 1.0)
+        lift = sign * (m_t / m_c - 1.0)
         try:
             se = math.sqrt(
-                treatment.variance / (treatment.units * m_c**2)
-                + m_t**2 * control.variance / (control.units * m_c**4)
+                v_t / (treatment.units * m_c**2) + m_t**2 * v_c / (control.units * m_c**4)
             )
         except (ZeroDivisionError, OverflowError):  # a control so close to 0 its powers underflow
             return _excluded("no_variance")
     if not (se > 0.0 and math.isfinite(se) and math.isfinite(lift)):
         return _excluded("no_variance")
-    return LiftReading(lift=lift, se=se, excluded=None)
+    low, high = load_settings().plausible_lifts[item.lift_type]
+    flag: Flag | None = None if low <= lift <= high else "implausible_lift"
+    return LiftReading(lift=lift, se=se, excluded=None, flag=flag)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,84 +249,113 @@ class BlendedEvidence(BaseModel):
     lift_type: LiftType = Field(
         description="relative: a fraction of the target metric; points: of a growth rate."
     )
+    scale: BlendScale = Field(
+        description="Where the blend is computed: the log of the metric's ratio, or points."
+    )
     scope: str = Field(description="'all creators' or 'same category: <category>'.")
     count: int = Field(description="Recorded experiments in the scope.")
     lifts: list[RecordedLift] = Field(
         description=f"The recorded lifts in the scope, first recorded first (at most "
         f"{MAX_LISTED_LIFTS}; count says how many there are)."
     )
-    recorded_mean: float = Field(description="Inverse-variance mean of the recorded lifts alone.")
-    recorded_se: float
+    recorded_mean: float = Field(description="Random-effects mean of the recorded lifts alone.")
+    recorded_low: float
+    recorded_high: float
+    tau: float = Field(description="Spread of the true lifts between experiments (blend scale).")
+    i_squared: float = Field(description="Share of the lifts' variation beyond chance (0-1).")
     prior_low: float
     prior_mid: float
     prior_high: float
-    prior_sd: float = Field(description="(prior_high - prior_low) / (2 x 1.96).")
     blended_low: float
     blended_mid: float
     blended_high: float
-    blended_sd: float
+    moved: str = Field(description="How much the recorded outcomes moved the prior, in a sentence.")
 
-    def as_intervention_evidence(self) -> InterventionEvidence:
-        """The figures ``recommend(evidence=...)`` takes."""
-        return InterventionEvidence(
-            count=self.count,
-            blended_low=self.blended_low,
-            blended_mid=self.blended_mid,
-            blended_high=self.blended_high,
-            scope=self.scope,
-        )
-
-
-def prior_sd(lift: LiftRange) -> float:
-    """The prior's standard deviation: the catalogue's range read as a central 95% interval."""
-    return (lift.high - lift.low) / (2.0 * PRIOR_Z)
+    def figures(self) -> dict[str, float | int | str]:
+        """The figures ``recommend(evidence=...)`` takes (its ``InterventionEvidence`` fields)."""
+        return {
+            "count": self.count,
+            "blended_low": self.blended_low,
+            "blended_mid": self.blended_mid,
+            "blended_high": self.blended_high,
+            "scope": self.scope,
+        }
 
 
-def blend(
-    prior_mean: float, prior_sigma: float, lifts: Sequence[tuple[float, float]]
-) -> tuple[float, float]:
-    """Inverse-variance blend of a normal prior with ``(lift, se)`` observations: (mean, sd).
+@dataclass(frozen=True, slots=True)
+class _Scale:
+    """The blend's scale for one intervention: to it from a lift, and back."""
 
-    Sums are taken with :func:`math.fsum`, so the result does not depend on the order of lifts.
-    """
-    weights = [1.0 / prior_sigma**2, *(1.0 / se**2 for _, se in lifts)]
-    values = [prior_mean, *(lift for lift, _ in lifts)]
-    total = math.fsum(weights)
-    mean = math.fsum(w * v for w, v in zip(weights, values, strict=True)) / total
-    return mean, 1.0 / math.sqrt(total)
+    kind: BlendScale
+    lower_is_better: bool
+
+    def to(self, lift: float) -> float:
+        if self.kind == "points":
+            return lift
+        return -math.log(1.0 - lift) if self.lower_is_better else math.log1p(lift)
+
+    def slope(self, lift: float) -> float:
+        """d(scale)/d(lift), for the delta method."""
+        if self.kind == "points":
+            return 1.0
+        return 1.0 / (1.0 - lift) if self.lower_is_better else 1.0 / (1.0 + lift)
+
+    def back(self, value: float) -> float:
+        """From the blend scale to a lift (a bound past floating point stays finite)."""
+        if self.kind == "points":
+            return value
+        if self.lower_is_better:
+            return -math.expm1(min(-value, _MAX_EXP))
+        return math.expm1(min(value, _MAX_EXP))
+
+    def defined(self, lift: float) -> bool:
+        return self.kind == "points" or (lift < 1.0 if self.lower_is_better else lift > -1.0)
 
 
-def _recorded(lifts: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    weights = [1.0 / se**2 for _, se in lifts]
-    total = math.fsum(weights)
-    mean = math.fsum(w * lift for w, (lift, _) in zip(weights, lifts, strict=True)) / total
-    return mean, 1.0 / math.sqrt(total)
-
-
-def _blended(item: Intervention, scope: str, records: Sequence[LiftRecord]) -> BlendedEvidence:
-    pairs = [(record.lift, record.se) for record in records]
-    sigma = prior_sd(item.lift)
-    mean, sd = blend(item.lift.mid, sigma, pairs)
-    recorded_mean, recorded_se = _recorded(pairs)
+def _blended(
+    item: Intervention, scope: str, records: Sequence[LiftRecord]
+) -> BlendedEvidence | None:
+    scale = _Scale("points" if item.lift_type == "points" else "log_ratio", _lower_is_better(item))
+    usable = [r for r in records if scale.defined(r.lift)]
+    if not usable:  # every lift beyond -100%: nothing to blend on the log scale
+        return None
+    pairs = [(scale.to(r.lift), r.se * scale.slope(r.lift)) for r in usable]
+    summary = random_effects(pairs)
+    prior = SplitNormal.from_quantiles(
+        scale.to(item.lift.low), scale.to(item.lift.mid), scale.to(item.lift.high)
+    )
+    updated = posterior(prior, summary.mean, summary.se)
+    low, mid, high = (scale.back(updated.quantile(q)) for q in (0.025, 0.5, 0.975))
+    half = PRIOR_Z * summary.se
+    facts = {
+        "count": len(usable),
+        "lift_type": item.lift_type,
+        "prior": item.lift,
+        "blended": LiftRange(low, mid, high),
+        "i_squared": summary.i_squared,
+    }
     return BlendedEvidence(
         intervention_id=item.id,
         lift_type=item.lift_type,
+        scale=scale.kind,
         scope=scope,
-        count=len(records),
+        count=len(usable),
         lifts=[
             RecordedLift(plan_id=r.plan_id, category=r.category, lift=r.lift, se=r.se)
-            for r in records[:MAX_LISTED_LIFTS]
+            for r in usable[:MAX_LISTED_LIFTS]
         ],
-        recorded_mean=recorded_mean,
-        recorded_se=recorded_se,
+        recorded_mean=scale.back(summary.mean),
+        recorded_low=scale.back(summary.mean - half),
+        recorded_high=scale.back(summary.mean + half),
+        tau=math.sqrt(summary.tau2),
+        i_squared=summary.i_squared,
         prior_low=item.lift.low,
         prior_mid=item.lift.mid,
         prior_high=item.lift.high,
-        prior_sd=sigma,
-        blended_low=mean - PRIOR_Z * sd,
-        blended_mid=mean,
-        blended_high=mean + PRIOR_Z * sd,
-        blended_sd=sd,
+        blended_low=low,
+        blended_mid=mid,
+        blended_high=high,
+        moved=render("experiments_moved.txt.j2", **facts),
     )
 
 
@@ -328,18 +379,7 @@ def blend_evidence(
             continue
         everything = by_id[ident]
         same = [r for r in everything if wanted is not None and r.category == wanted]
-        if same:
-            blended[ident] = _blended(item, scope_label(wanted), same)
-        else:
-            blended[ident] = _blended(item, ALL_CREATORS, everything)
+        found = _blended(item, scope_label(wanted) if same else ALL_CREATORS, same or everything)
+        if found is not None:
+            blended[ident] = found
     return blended
-
-
-def evidence_for(
-    records: Iterable[LiftRecord], *, category: str | None = None
-) -> Mapping[str, InterventionEvidence]:
-    """What ``recommend(evidence=...)`` takes: :func:`blend_evidence` reduced to its figures."""
-    return {
-        ident: item.as_intervention_evidence()
-        for ident, item in blend_evidence(records, category=category).items()
-    }
