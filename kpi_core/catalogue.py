@@ -145,6 +145,8 @@ class ModelSettings:
     reporting_spread_linear: float
     #: Degrees of freedom of the multivariate-t prior.
     prior_degrees_of_freedom: float
+    #: Share of an upward shift (from the observed metrics) a missing metric's estimate keeps.
+    upward_evidence: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,7 +375,12 @@ def _model_settings(entry: Mapping[str, Any]) -> ModelSettings:
         raise ConfigurationError("model.size_prior", "must be [low, high] with low < high", low)
     spreads = {
         key: float(entry[key])
-        for key in ("observation_noise", "reporting_spread_log", "reporting_spread_linear")
+        for key in (
+            "observation_noise",
+            "reporting_spread_log",
+            "reporting_spread_linear",
+            "upward_evidence",
+        )
     }
     for key, value in spreads.items():
         if not 0.0 <= value <= 1.0:

@@ -244,7 +244,10 @@ def _impute(
     limit = INFLUENCE_SDS * model.prior_sd(known)[observed]
     np.clip(residual, -limit, limit, out=residual)
     scale = _t_scale(residual, conditioning, model) if block.noise is not None else None
-    estimate = prior[:, conditioning.missing] + rows_matmul(residual, conditioning.weights.T)
+    shift = rows_matmul(residual, conditioning.weights.T)
+    raised = shift[:, metric_rows]  # evidence that a missing metric beats its prior counts less
+    shift[:, metric_rows] = np.where(raised > 0.0, model.upward_evidence * raised, raised)
+    estimate = prior[:, conditioning.missing] + shift
     if not known:
         result.log10_size[rows] = estimate[:, -1]
     means = estimate[:, metric_rows]

@@ -195,6 +195,7 @@ class PriorModel:
     #: ``[model]`` settings used by the conditioning.
     observation_noise: float
     degrees_of_freedom: float
+    upward_evidence: float
 
     @property
     def size(self) -> int:
@@ -346,4 +347,5 @@ def prior_model() -> PriorModel:
         ),
         observation_noise=catalogue.model.observation_noise,
         degrees_of_freedom=catalogue.model.prior_degrees_of_freedom,
+        upward_evidence=catalogue.model.upward_evidence,
     )

@@ -349,7 +349,10 @@ def _component(out: KernelOutput, name: str, numeric: Mapping[str, float]) -> Me
     observed = bool(out.observed[name][0])
     shrunk = out.rates.variance.get(name)
     trials = out.rates.trials.get(name)
-    estimate = float(value_at(metric, out.positions[name][:1])[0])
+    if observed:  # the value itself, or the rate as shrunk
+        estimate = float(out.rates.estimates[name][0]) if name in out.rates.estimates else value
+    else:  # the estimate of the missing metric, back on its own scale
+        estimate = float(value_at(metric, out.positions[name][:1])[0])
     bench = float(out.benchmarks[name][0])
     return MetricComponent(
         metric=name,

@@ -196,7 +196,12 @@ def _conditioned(
             regression[row] = np.maximum(regression[row], 0.0)
     limit = INFLUENCE_SDS * np.sqrt(np.diag(within))
     residual = np.clip(u[observed] - mean[observed], -limit, limit)
-    estimate[missing] = mean[missing] + regression @ residual
+    shift = regression @ residual
+    upward = load_catalogue().model.upward_evidence
+    for row, j in enumerate(missing):
+        if j < count and shift[row] > 0:
+            shift[row] *= upward
+    estimate[missing] = mean[missing] + shift
     explained = regression @ across
     error = (
         covariance[np.ix_(missing, missing)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -9,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpi_core import KPI_IDS, KpiError, load_catalogue, score, score_frame
+from kpi_core import KPI_IDS, KpiError, load_catalogue, score, score_cohort, score_frame
+from kpi_core.demo import demo_cohort_rows
 from kpi_core.kernel import benchmark_values
+from kpi_core.priors import load_priors
+from kpi_core.scoring import score_answer
 from tests.cases import BAD_INPUTS, REALISTIC, SOURCE_PAYLOAD
 from tests.model_oracle import oracle_score
 
@@ -360,3 +364,150 @@ def test_score_frame_without_components_has_the_documented_columns() -> None:
         *(f"{kpi}_score" for kpi in KPI_IDS),
     ]
     assert isinstance(table["band"].dtype, pd.CategoricalDtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# thin and noisy data: priors, shrinkage, intervals, ranking power
+
+
+def _shop(result: Any) -> Any:
+    return next(item for item in result.kpis if item.kpi == "shop_conversion")
+
+
+def test_a_rate_from_few_clicks_is_shrunk_toward_its_benchmark_and_widens_its_interval() -> None:
+    """1 order from 10 clicks and 100 from 1,000 have the same raw rate, 0.1. With the prior
+    strength k of conversion_rate (priors.json) and its benchmark 0.03 (catalogue.toml), the
+    beta-binomial estimate is (orders + 0.03 k) / (clicks + k): the 10-click one sits closer to
+    0.03 and its interval is wider; 10,000 from 100,000 clicks keeps 0.100 to 3 decimals."""
+    kappa = load_priors().strength["conversion_rate"]
+    estimates = {}
+    widths = {}
+    for orders, clicks in ((1, 10), (100, 1_000), (10_000, 100_000)):
+        result = score({"follower_count": 50_000, "orders": orders, "product_clicks": clicks})
+        kpi = _shop(result)
+        rate = next(c for c in kpi.components if c.metric == "conversion_rate")
+        assert rate.value == pytest.approx(0.1)
+        assert rate.shrunk
+        assert rate.trials == clicks
+        assert rate.estimate == pytest.approx((orders + 0.03 * kappa) / (clicks + kappa))
+        estimates[clicks] = rate.estimate
+        widths[clicks] = kpi.score_high - kpi.score_low
+    assert abs(estimates[10] - 0.03) < abs(estimates[1_000] - 0.03)
+    assert widths[10] > widths[1_000]
+    assert round(estimates[100_000], 3) == 0.1
+
+
+def test_a_rate_given_without_its_counts_is_used_as_given_and_said_so() -> None:
+    result = score({"follower_count": 50_000, "conversion_rate": 0.1})
+    rate = next(c for c in _shop(result).components if c.metric == "conversion_rate")
+    assert (rate.value, rate.estimate, rate.shrunk, rate.trials) == (0.1, 0.1, False, None)
+    warning = next(w for w in result.warnings if w.code == "rates_as_given")
+    assert warning.message == (
+        "conversion_rate came without its counts, so it is used as given (not shrunk)."
+    )
+
+
+@pytest.mark.parametrize("followers", [None, 50_000, 5_000_000])
+def test_more_gmv_always_scores_higher_far_beyond_the_target(followers: int | None) -> None:
+    """The target of gmv is 100,000; 2M, 20M and 200M still rank in order (soft saturation),
+    with and without follower_count, the other metrics the same."""
+    base = {"conversion_rate": 0.03, "engagement_rate": 0.03}
+    if followers is not None:
+        base["follower_count"] = followers
+    scores = [score({**base, "gmv": gmv}).overall_score for gmv in (2e6, 2e7, 2e8)]
+    assert scores[0] < scores[1] < scores[2]
+    alone = [score({"gmv": gmv}).overall_score for gmv in (2e6, 2e7, 2e8)]
+    assert alone[0] < alone[1] < alone[2]
+
+
+def test_thin_creators_no_longer_outrank_fully_measured_ones_with_twice_their_gmv() -> None:
+    """Issue 15's creators: gmv 60,000 alone, and gmv 20,000 with a 6% conversion rate, scored
+    in a cohort with the 48 demo creators. Every fully measured demo creator (coverage 1) with
+    at least twice their GMV ranks above them."""
+    rows: list[dict[str, Any]] = [dict(row) for row in demo_cohort_rows(outcome_fields=False)]
+    rows.append({"creator_id": "gmv_only", "gmv": 60_000})
+    rows.append({"creator_id": "two_metrics", "gmv": 20_000, "conversion_rate": 0.06})
+    ranked = score_cohort(rows, top_n=50).leaderboard
+    rank = {entry.creator_id: entry.rank for entry in ranked}
+    checked = 0
+    for thin, gmv in (("gmv_only", 60_000), ("two_metrics", 20_000)):
+        for demo in rows[:-2]:
+            full = next(e for e in ranked if e.creator_id == demo["creator_id"])
+            if full.coverage > 1 - 1e-9 and float(demo["gmv"]) >= 2 * gmv:
+                assert rank[str(demo["creator_id"])] < rank[thin], (thin, demo["creator_id"])
+                checked += 1
+    assert checked >= 8
+
+
+def test_the_gmv_only_interval_is_at_least_three_times_a_well_measured_creators() -> None:
+    widths = []
+    for row in demo_cohort_rows(outcome_fields=False):
+        result = score(row)
+        if result.coverage >= 0.85:
+            widths.append(result.score_interval.high - result.score_interval.low)
+    thin = score({"gmv": 60_000}).score_interval
+    assert len(widths) >= 30
+    assert thin.high - thin.low >= 3 * float(np.median(widths))
+
+
+def test_the_summary_gives_the_interval_and_says_when_it_spans_bands() -> None:
+    result = score({"gmv": 60_000})
+    low, high = result.score_interval.low, result.score_interval.high
+    first = result.summary.splitlines()[0]
+    assert first == (
+        f"This creator scores {result.overall_score:.0f} (80% interval {low:.0f}-{high:.0f}) "
+        f"out of 100: {result.band}."
+    )
+    catalogue = load_catalogue()
+    assert result.band == catalogue.band(result.overall_score)
+    assert catalogue.band(low) != catalogue.band(high)
+    assert "the interval spans" in result.summary
+    assert "so the band is not settled" in result.summary
+
+
+def test_missing_renormalise_keeps_the_old_optimistic_score_and_is_named() -> None:
+    thin = {"gmv": 60_000}
+    assert score(thin, missing="renormalise").overall_score > score(thin).overall_score
+    with pytest.raises(KpiError) as caught:
+        score(thin, missing="optimistic")  # type: ignore[arg-type]
+    assert caught.value.field == "missing"
+
+
+# ---------------------------------------------------------------------------------------------
+# score_creator's compact answer
+
+
+@pytest.mark.parametrize("name", ["source_payload", *sorted(REALISTIC)])
+def test_the_compact_answer_is_small_rounded_and_its_contributions_add_up(name: str) -> None:
+    metrics = SOURCE_PAYLOAD if name == "source_payload" else REALISTIC[name]
+    answer = score_answer(metrics)
+    data = answer.model_dump(mode="json")
+    assert len(json.dumps(data, separators=(",", ":")).encode()) <= 3000
+    assert set(data["kpis"][0]) == {
+        "kpi",
+        "score",
+        "benchmark_score",
+        "weight",
+        "contribution",
+        "imputed",
+    }
+    for item in answer.kpis:
+        for value in (item.score, item.benchmark_score, item.weight):
+            assert value is not None
+            assert value == float(f"{value:.4g}")
+    total = math.fsum(item.contribution for item in answer.kpis)
+    assert abs(total - answer.overall_score) <= 0.01
+    exact = score(metrics)
+    assert answer.overall_score == pytest.approx(exact.overall_score, rel=1e-3)
+    assert answer.score_interval == exact.score_interval
+
+
+def test_the_full_answer_adds_intervals_labels_and_components_per_kpi() -> None:
+    answer = score_answer(SOURCE_PAYLOAD, detail="full")
+    first = answer.kpis[0]
+    assert (first.tier, first.label) == (1, "Sales performance")
+    assert first.score_low is not None
+    assert first.score_high is not None
+    assert first.components
+    assert first.score_low <= (first.score or 0.0) <= first.score_high
+    assert {c.metric for c in first.components} == set(load_catalogue().kpis[first.kpi].metrics)
