@@ -41,7 +41,7 @@ def _followers(count: float) -> str:
 
 
 def _weakest(kpis: list[dict[str, Any]]) -> str:
-    scored = [item for item in kpis if item["score"] is not None]
+    scored = [item for item in kpis if item["score"] is not None and not item["imputed"]]
     if not scored:
         return "-"
     weakest = min(scored, key=lambda item: (item["score"], item["kpi"]))
@@ -77,7 +77,7 @@ async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
         out.write(header + "\n" + "-" * len(header) + "\n")
         for creator_id in ids:
             metrics = demo_metrics(creator_id)
-            result = await client.call_tool("score_creator", {"metrics": metrics})
+            result = await client.call_tool("score_creator", {"metrics": metrics, "detail": "full"})
             if result.is_error or result.structured_content is None:
                 failures += 1
                 out.write(f"{_cell(creator_id, 22)}error: {result.content}\n")

@@ -25,6 +25,8 @@ __all__ = [
     "Kpi",
     "Metric",
     "MetricKind",
+    "ModelSettings",
+    "Moves",
     "Scale",
     "load_catalogue",
 ]
@@ -34,6 +36,8 @@ MetricKind = Literal["fraction", "count", "money", "growth", "ratio", "seconds",
 Direction = Literal["higher", "lower"]
 #: How a scored metric is normalised: on its value, or on log1p of it.
 Scale = Literal["linear", "log"]
+#: How a higher raw value moves the overall score, every other raw input fixed.
+Moves = Literal["higher", "lower", "mixed"]
 
 #: The 13 KPI ids in the fixed order used by every array and table in the product.
 KPI_IDS: tuple[str, ...] = (
@@ -77,6 +81,9 @@ class Metric:
     benchmark: tuple[tuple[float, float], ...] = ()
     #: Where (floor, target, benchmark) come from: "[key] ...", "definition: ..." or "assumption".
     figure_sources: tuple[str, str, str] = ("", "", "")
+    #: How a higher raw value moves the overall score (None for text fields), and why.
+    moves: Moves | None = None
+    moves_reason: str = ""
 
     @property
     def scored(self) -> bool:
@@ -94,11 +101,6 @@ class Metric:
     def transform(self, value: float) -> float:
         """The value on the normalisation scale (log1p for log-scaled metrics)."""
         return math.log1p(value) if self.scale == "log" else value
-
-    def normalise(self, value: float) -> float:
-        """Score of one value in 0..1 (the scalar twin of the kernel's vectorised formula)."""
-        low, span = self.norm_offset_span
-        return min(1.0, max(0.0, (self.transform(value) - low) / span))
 
     @property
     def norm_offset_span(self) -> tuple[float, float]:
@@ -129,6 +131,25 @@ class Derivation:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """The ``[model]`` table: soft saturation, the interval level and the size prior."""
+
+    saturation_knee: float
+    interval_level: float
+    #: (low, high) log10(follower_count) of the reference population (log-uniform).
+    size_prior: tuple[float, float]
+    #: Noise variance of an observed position in the regressions, as a share of its prior's.
+    observation_noise: float
+    #: Reporting spread added to each prior: log units (log-scaled), share of the benchmark (else).
+    reporting_spread_log: float
+    reporting_spread_linear: float
+    #: Degrees of freedom of the multivariate-t prior.
+    prior_degrees_of_freedom: float
+    #: Share of an upward shift (from the observed metrics) a missing metric's estimate keeps.
+    upward_evidence: float
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """Everything the scoring model knows, read from ``data/catalogue.toml``."""
 
@@ -142,6 +163,9 @@ class Catalogue:
     tiers: Mapping[int, str]
     #: (band name, lower bound on the 0-100 score), highest first.
     bands: tuple[tuple[str, float], ...]
+    model: ModelSettings
+    #: Rates shrunk when their trials are known: rate -> the counts whose sum is the trials.
+    shrinkage: Mapping[str, tuple[str, ...]]
 
     @property
     def scored_metrics(self) -> tuple[Metric, ...]:
@@ -209,6 +233,8 @@ def _parse_metric(name: str, entry: dict[str, Any]) -> Metric:
         kpi=entry.get("kpi"),
         weight=float(entry.get("weight", 0.0)),
         benchmark=anchors,
+        moves=entry.get("moves"),
+        moves_reason=str(entry.get("moves_reason", "")),
     )
     _check_metric(metric)
     return metric
@@ -220,6 +246,10 @@ def _check_metric(metric: Metric) -> None:
         raise ConfigurationError(f"{where}.source", "every numeric metric says its source", "")
     if not metric.low <= metric.high:
         raise ConfigurationError(f"{where}.range", "low must not exceed high", metric.low)
+    if metric.moves not in get_args(Moves):
+        raise ConfigurationError(f"{where}.moves", "must be higher, lower or mixed", metric.moves)
+    if metric.moves == "mixed" and not metric.moves_reason:
+        raise ConfigurationError(f"{where}.moves_reason", "a mixed metric says why", "")
     if not metric.scored:
         return
     if metric.direction not in get_args(Direction) or metric.scale not in get_args(Scale):
@@ -317,6 +347,7 @@ def load_catalogue() -> Catalogue:
         ((str(name), float(lower)) for name, lower in _table(raw, "bands").items()),
         key=lambda item: -item[1],
     )
+    shrinkage = _shrinkage(_table(raw, "shrinkage"), metrics)
     return Catalogue(
         model_version=str(raw["model_version"]),
         default_currency=str(raw["default_currency"]),
@@ -327,4 +358,56 @@ def load_catalogue() -> Catalogue:
         citations=citations,
         tiers={int(key): str(value) for key, value in _table(raw, "tiers").items()},
         bands=tuple(bands),
+        model=_model_settings(_table(raw, "model")),
+        shrinkage=shrinkage,
     )
+
+
+def _model_settings(entry: Mapping[str, Any]) -> ModelSettings:
+    knee = float(entry["saturation_knee"])
+    level = float(entry["interval_level"])
+    low, high = (float(value) for value in entry["size_prior"])
+    if not 0.0 < knee < 0.5:
+        raise ConfigurationError("model.saturation_knee", "must lie in (0, 0.5)", knee)
+    if not 0.5 < level < 1.0:
+        raise ConfigurationError("model.interval_level", "must lie in (0.5, 1)", level)
+    if not low < high:
+        raise ConfigurationError("model.size_prior", "must be [low, high] with low < high", low)
+    spreads = {
+        key: float(entry[key])
+        for key in (
+            "observation_noise",
+            "reporting_spread_log",
+            "reporting_spread_linear",
+            "upward_evidence",
+        )
+    }
+    for key, value in spreads.items():
+        if not 0.0 <= value <= 1.0:
+            raise ConfigurationError(f"model.{key}", "must lie in [0, 1]", value)
+    freedom = float(entry["prior_degrees_of_freedom"])
+    if not freedom > 0.0:
+        raise ConfigurationError("model.prior_degrees_of_freedom", "must be > 0", freedom)
+    return ModelSettings(
+        saturation_knee=knee,
+        interval_level=level,
+        size_prior=(low, high),
+        prior_degrees_of_freedom=freedom,
+        **spreads,
+    )
+
+
+def _shrinkage(
+    entries: Mapping[str, Any], metrics: Mapping[str, Metric]
+) -> dict[str, tuple[str, ...]]:
+    shrinkage: dict[str, tuple[str, ...]] = {}
+    for name, trials in entries.items():
+        metric = metrics.get(name)
+        if metric is None or metric.kind != "fraction" or not metric.scored:
+            raise ConfigurationError(f"shrinkage.{name}", "must name a scored fraction", name)
+        counts = tuple(str(item) for item in cast("list[object]", trials))
+        bad = [item for item in counts if item not in metrics or metrics[item].kind != "count"]
+        if not counts or bad:
+            raise ConfigurationError(f"shrinkage.{name}", "trials must be count metrics", bad)
+        shrinkage[name] = counts
+    return shrinkage

@@ -573,6 +573,39 @@ def _demo_creator(
     )
 
 
+def reference_population(seed: int, count: int) -> dict[str, FloatArray]:
+    """``count`` fully measured creators from the demo's generative story: period 1 of
+    :func:`generate_demo_cohort` with every metric reported (counts and rates; nothing lacking,
+    nothing sporadic), rounded as the demo reports them. One float64 array per canonical metric,
+    plus ``follower_count``; a rate with a zero denominator is NaN.
+
+    This is the reference population of the scoring model's priors (:mod:`kpi_core.fit_priors`)
+    and of the masking and calibration checks; each use draws its own seeds.
+    """
+    rng = np.random.default_rng(seed)
+    traits = _Traits(rng, count)
+    noise = _persistent_noise(rng, count)
+    periods, followers = _two_periods(traits, noise, _funnel_paths(rng, traits, traits.log10))
+    first = periods[0]
+    columns: dict[str, FloatArray] = {"follower_count": np.round(followers[0])}
+    for name in REPORTED:
+        columns[name] = _rounded_array(name, first[name].astype(np.float64))
+    return columns
+
+
+def _rounded_array(name: str, values: FloatArray) -> FloatArray:
+    """:func:`_rounded` for a whole column (6 significant digits for the precise rates)."""
+    if name in COUNTS:
+        return np.round(values)
+    if name in PRECISE:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            digits = 5 - np.floor(np.log10(np.abs(values)))
+        digits = np.where(np.isfinite(digits), digits, 0.0)
+        scale = 10.0**digits
+        return np.round(values * scale) / scale
+    return np.round(values, DECIMALS.get(name, 3))
+
+
 def demo_document(seed: int = DEMO_SEED, count: int = DEMO_COUNT) -> DemoFile:
     """The document written to ``data/demo_creators.json``: provenance plus the creators."""
     return DemoFile(

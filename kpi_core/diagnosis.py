@@ -228,7 +228,7 @@ def metric_sentence(
 def _metric_gaps(scored: ScoredCreator, item: KpiResult) -> list[MetricGap]:
     rows: list[tuple[float, MetricGap]] = []
     for component in item.components:
-        if component.value is None or component.normalised is None:
+        if component.value is None:
             continue
         shortfall = component.weight * (component.benchmark_normalised - component.normalised)
         rows.append(
@@ -366,7 +366,7 @@ def _what_if(scored: ScoredCreator, shown: list[Bottleneck]) -> WhatIf:
 def _data_gaps(scored: ScoredCreator, catalogue: Catalogue) -> list[DataGap]:
     gaps: list[DataGap] = []
     for item in scored.result.kpis:
-        if item.score is not None:
+        if not item.imputed:
             continue
         metrics = list(catalogue.kpis[item.kpi].metrics)
         gaps.append(
@@ -480,7 +480,9 @@ def _strengths(scored: ScoredCreator) -> list[Strength]:
             margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
         )
         for item in scored.result.kpis
-        if item.score is not None and item.score - item.benchmark_score > EPSILON
+        if item.score is not None
+        and not item.imputed
+        and item.score - item.benchmark_score > EPSILON
     ]
     strengths.sort(key=lambda s: (-s.margin, s.kpi))
     return strengths

@@ -1,19 +1,33 @@
 """The one scoring kernel: metric name -> numpy array (one entry per creator) in, scores out.
 
 Everything that scores goes through :func:`score_arrays`: ``score`` (one creator) calls it with
-arrays of length one and ``score_frame`` (pandas) hands it the frame's columns. NaN means
-"missing". The maths, per creator:
+arrays of length one and ``score_frame`` (pandas), cohorts, the engines, the scorecard and the
+what-ifs hand it columns. NaN means "missing". The maths, per creator (README "The scoring model";
+``docs/methodology.md`` has every figure):
 
-* each scored metric is normalised to 0..1:
-  ``clip((t(x) - t(floor)) / (t(target) - t(floor)), 0, 1)``, where ``t`` is ``log1p`` for
-  log-scaled metrics and the identity otherwise;
-* a KPI's score is the weighted mean of its normalised metrics over those present (NaN if none);
-* the overall score is ``100 * sum(w_k S_k) / sum(w_k)`` over the scored KPIs, and ``coverage``
-  is that ``sum(w_k)``; ``effective_weight = w_k / coverage``; ``contribution`` is
-  ``100 * effective_weight * S_k``, so contributions sum to the overall score.
+1. missing metrics are derived from their inputs where possible (:func:`derive`);
+2. noisy rates with known trials are shrunk toward the benchmark for the creator's size
+   (:mod:`kpi_core.shrinkage`);
+3. each scored metric's position ``u = (t(x) - t(floor)) / (t(target) - t(floor))`` (``t`` is
+   ``log1p`` for log-scaled metrics) scores ``s(u)``, a soft saturation: the identity on
+   ``[knee, 1 - knee]`` with hyperbolic tails, so the score keeps ranking creators beyond the
+   target and below the floor (:func:`kpi_core.estimation.saturate`);
+4. ``missing="benchmark"`` (the default): each missing metric is estimated from its prior at the
+   benchmark for the creator's size, conditioned on the observed metrics
+   (:mod:`kpi_core.priors`); a KPI's score is the weighted sum of all its metrics' scores and the
+   overall score is ``100 * sum(w_k S_k)`` with the scheme's full nominal weights, so
+   ``contribution = 100 * w_k * S_k`` and ``effective_weight = w_k``. ``missing="renormalise"``
+   (optimistic; the behaviour before kpi-2026.12): a KPI's score is the weighted mean over its
+   observed metrics (NaN if none) and the overall score ``100 * sum(w_k S_k) / coverage`` over
+   the KPIs with data;
+5. ``coverage`` is the scheme's weight of the KPIs with at least one observed metric and
+   ``revenue_coverage`` the same share of tier 1; a KPI without data is ``imputed``;
+6. with ``intervals``, every score carries an interval at the catalogue's level for the score
+   the creator would get with every metric reported and measured without noise
+   (:mod:`kpi_core.estimation`).
 
-Inputs are validated before they arrive here (``metrics.parse_metrics`` / ``metrics.bad_rows``).
-The kernel never writes into the arrays it is given.
+Inputs are validated before they arrive here (:func:`kpi_core.validation.validate`). The kernel
+never writes into the arrays it is given.
 """
 
 from __future__ import annotations
@@ -21,18 +35,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from statistics import NormalDist
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
-from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, Metric, load_catalogue
+from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
+from kpi_core.estimation import (
+    CHUNK_ROWS,
+    Layout,
+    RowEstimates,
+    estimate_rows,
+    rows_dot,
+    rows_matmul,
+    saturate,
+)
+from kpi_core.priors import PriorModel, position, prior_model
+from kpi_core.shrinkage import ShrunkRates, shrink_rates
 
 __all__ = [
     "DERIVATIONS",
-    "REFERENCE_LOG10_FOLLOWERS",
+    "MISSING_MODES",
     "KernelOutput",
+    "Missing",
     "benchmark_values",
     "derive",
+    "interval_z",
     "normalise",
     "score_arrays",
 ]
@@ -41,9 +70,10 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 Columns = Mapping[str, FloatArray]
 
-#: Size assumed for benchmarks when follower_count is missing: 10^4.65, about 45K followers
-#: (the middle of the 20-100K band; see catalogue.toml [bands]).
-REFERENCE_LOG10_FOLLOWERS = 4.65
+#: How missing metrics count: at their prior (default), or left out with the weights
+#: renormalised over what has data (optimistic).
+Missing = Literal["benchmark", "renormalise"]
+MISSING_MODES: tuple[str, ...] = get_args(Missing)
 
 #: Relative disagreement is judged against |derived| plus this, so zeros compare sanely.
 _DISAGREE_ABS = 1e-12
@@ -128,16 +158,8 @@ def derive(
 
 
 def normalise(metric: Metric, values: FloatArray) -> FloatArray:
-    """The metric's 0..1 score for each value (NaN stays NaN); a new array."""
-    offset, span = metric.norm_offset_span
-    if metric.scale == "log":
-        scaled = np.log1p(values)
-        scaled -= offset
-    else:
-        scaled = values - offset
-    scaled /= span
-    np.clip(scaled, 0.0, 1.0, out=scaled)
-    return scaled
+    """The metric's 0..1 score for each value: the soft-saturated position (NaN stays NaN)."""
+    return saturate(position(metric, values), load_catalogue().model.saturation_knee)
 
 
 @cache
@@ -162,22 +184,37 @@ def benchmark_values(metric: Metric, log10_followers: FloatArray) -> FloatArray:
 @dataclass(slots=True)
 class KernelOutput:
     """Per-creator results. Matrices are (creators x 13 KPIs) in ``KPI_IDS`` order; NaN marks a
-    KPI (or an overall score) that could not be scored. Fields after ``kpi_scores`` are filled
-    only when the kernel ran with ``components=True``."""
+    score that could not be computed (a KPI without data under ``renormalise``, a creator with
+    nothing to score). Interval bounds are filled when the kernel ran with ``intervals``; the
+    fields after ``log10_size`` only with ``components``."""
 
     overall: FloatArray
     band_codes: npt.NDArray[np.int8]
     coverage: FloatArray
     revenue_coverage: FloatArray
     kpi_scores: FloatArray
+    #: True where a KPI had no observed metric (its score is its prior, or NaN).
+    imputed: BoolArray
+    missing: Missing
+    level: float
+    overall_low: FloatArray | None = None
+    overall_high: FloatArray | None = None
+    kpi_low: FloatArray | None = None
+    kpi_high: FloatArray | None = None
+    #: log10(follower_count), or its estimate where follower_count is missing.
+    log10_size: FloatArray | None = None
+    size_assumed: BoolArray | None = None
     effective_weights: FloatArray | None = None
     contributions: FloatArray | None = None
     benchmark_scores: FloatArray | None = None
     values: dict[str, FloatArray] = field(default_factory=dict[str, FloatArray])
+    #: Each scored metric's score (observed or imputed), and its position (imputed: estimated).
     normalised: dict[str, FloatArray] = field(default_factory=dict[str, FloatArray])
+    positions: dict[str, FloatArray] = field(default_factory=dict[str, FloatArray])
+    observed: dict[str, BoolArray] = field(default_factory=dict[str, BoolArray])
     benchmarks: dict[str, FloatArray] = field(default_factory=dict[str, FloatArray])
+    rates: ShrunkRates = field(default_factory=ShrunkRates)
     derived: Derived = field(default_factory=Derived)
-    size_assumed: BoolArray | None = None
 
 
 def _length(columns: Columns) -> int:
@@ -187,141 +224,27 @@ def _length(columns: Columns) -> int:
     return lengths.pop() if lengths else 0
 
 
-@dataclass(slots=True)
-class _KpiPass:
-    """What the pass over the KPIs produces: scores, which KPIs are complete for every creator,
-    and (with components) benchmark scores, normalised values and benchmark values."""
-
-    scores: FloatArray
-    complete: BoolArray
-    benchmark_scores: FloatArray | None
-    normalised: dict[str, FloatArray]
-    benchmarks: dict[str, FloatArray]
-
-
 def _size_logs(values: Columns, size: int) -> tuple[FloatArray, BoolArray]:
-    """log10(follower_count) per creator (the reference size where it is missing or < 1), and
-    where the size was assumed."""
+    """log10(follower_count) per creator (NaN where missing or < 1), and where it is known."""
     followers = values.get("follower_count", np.full(size, np.nan))
-    size_assumed = np.isnan(followers) | (followers < 1)
+    known = followers >= 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        follower_log = np.where(size_assumed, REFERENCE_LOG10_FOLLOWERS, np.log10(followers))
-    return follower_log, size_assumed
+        return np.where(known, np.log10(followers), np.nan), known
 
 
-def _kpi_pass(
-    values: Columns, size: int, catalogue: Catalogue, follower_log: FloatArray | None
-) -> _KpiPass:
-    """Each KPI's score: the weighted mean of its normalised metrics over those present."""
-    components = follower_log is not None
-    result = _KpiPass(
-        scores=np.empty((size, len(KPI_IDS)), order="F"),
-        complete=np.ones(len(KPI_IDS), dtype=bool),
-        benchmark_scores=np.empty((size, len(KPI_IDS)), order="F") if components else None,
-        normalised={},
-        benchmarks={},
+def _revenue_coverage(scored: BoolArray, catalogue: Catalogue) -> FloatArray:
+    """The share of tier 1's tiered weight with data."""
+    revenue = np.array(
+        [
+            catalogue.kpis[kpi].tiered_weight if catalogue.kpis[kpi].tier == 1 else 0.0
+            for kpi in KPI_IDS
+        ]
     )
-    for k, kpi_id in enumerate(KPI_IDS):
-        _one_kpi(k, catalogue.kpis[kpi_id], values, size, catalogue, follower_log, result)
-    return result
-
-
-def _one_kpi(  # noqa: PLR0912 - rewritten by issue 15 (priors and intervals), which splits it
-    k: int,
-    kpi: Kpi,
-    values: Columns,
-    size: int,
-    catalogue: Catalogue,
-    follower_log: FloatArray | None,
-    result: _KpiPass,
-) -> None:
-    components = follower_log is not None
-    numerator = np.zeros(size)
-    denominator_const = 0.0
-    denominator_rows: FloatArray | None = None
-    bench_numerator = np.zeros(size) if components else None
-    bench_all = np.zeros(size) if components else None
-    for name in kpi.metrics:
-        metric = catalogue.metrics[name]
-        bench_norm: FloatArray | None = None
-        if follower_log is not None and bench_all is not None:
-            bench_value = benchmark_values(metric, follower_log)
-            result.benchmarks[name] = bench_value
-            bench_norm = normalise(metric, bench_value)
-            bench_all += metric.weight * bench_norm
-        raw = values.get(name)
-        if raw is None:
-            continue
-        scaled = normalise(metric, raw)
-        if components:
-            result.normalised[name] = scaled.copy()
-        if np.isnan(scaled.sum()):
-            present = ~np.isnan(scaled)
-            np.copyto(scaled, 0.0, where=~present)
-            weight_rows = present * metric.weight
-            denominator_rows = (
-                weight_rows if denominator_rows is None else denominator_rows + weight_rows
-            )
-            if bench_numerator is not None and bench_norm is not None:
-                bench_numerator += weight_rows * bench_norm
-        else:
-            denominator_const += metric.weight
-            if bench_numerator is not None and bench_norm is not None:
-                bench_numerator += metric.weight * bench_norm
-        scaled *= metric.weight
-        numerator += scaled
-    column = result.scores[:, k]
-    if denominator_rows is None:
-        if denominator_const > 0:
-            np.divide(numerator, denominator_const, out=column)
-        else:
-            column[:] = np.nan
-            result.complete[k] = False
-        denominator = np.full(size, denominator_const)
-    else:
-        denominator = denominator_rows + denominator_const
-        column[:] = np.nan
-        np.divide(numerator, denominator, out=column, where=denominator > 0)
-        result.complete[k] = False
-    benchmark_scores = result.benchmark_scores
-    if benchmark_scores is not None and bench_numerator is not None and bench_all is not None:
-        bench_column = benchmark_scores[:, k]
-        np.divide(bench_numerator, denominator, out=bench_column, where=denominator > 0)
-        np.copyto(bench_column, bench_all, where=~(denominator > 0))
-
-
-def _overall(
-    kpi_scores: FloatArray, complete: BoolArray, weights: FloatArray, size: int
-) -> tuple[FloatArray, FloatArray]:
-    """The overall score (0-100) over the scored KPIs, and coverage (their weight)."""
-    if complete.all():
-        overall = kpi_scores @ weights
-        coverage = np.full(size, float(weights.sum()))
-        overall *= 100.0 / coverage
-        return overall, coverage
-    overall_sum = np.zeros(size)
-    coverage = np.zeros(size)
-    for k in range(len(KPI_IDS)):
-        column = kpi_scores[:, k]
-        if complete[k]:
-            overall_sum += weights[k] * column
-            coverage += weights[k]
-        else:
-            present = ~np.isnan(column)
-            overall_sum += weights[k] * np.where(present, column, 0.0)
-            coverage += weights[k] * present
-    overall = np.full(size, np.nan)
-    np.divide(overall_sum, coverage, out=overall, where=coverage > 0)
-    overall *= 100.0
-    return overall, coverage
-
-
-def _revenue_coverage(kpi_scores: FloatArray, catalogue: Catalogue) -> FloatArray:
-    """The share of tier 1's tiered weight that was scored."""
-    tiered = np.array([catalogue.kpis[kpi].tiered_weight for kpi in KPI_IDS])
-    revenue = np.array([catalogue.kpis[kpi].tier == 1 for kpi in KPI_IDS])
-    revenue_weights = tiered[revenue] / tiered[revenue].sum()
-    return (~np.isnan(kpi_scores[:, revenue])) @ revenue_weights
+    total = 0.0
+    for weight in revenue:  # the order rows_dot adds in, so full coverage is exactly 1
+        if weight != 0.0:
+            total += weight
+    return rows_dot(scored.astype(np.float64), revenue) / total
 
 
 def _band_codes(overall: FloatArray, catalogue: Catalogue) -> npt.NDArray[np.int8]:
@@ -334,43 +257,219 @@ def _band_codes(overall: FloatArray, catalogue: Catalogue) -> npt.NDArray[np.int
     return band_codes
 
 
+def interval_z(level: float) -> float:
+    """The standard normal quantile of a two-sided interval at ``level`` (1.2816 at 80%)."""
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+@dataclass(slots=True)
+class _Inputs:
+    """What every block reads: metric columns (rates shrunk), their noise, the sizes."""
+
+    columns: list[FloatArray | None]
+    noise: list[FloatArray | None]
+    log10_size: FloatArray
+    size_known: BoolArray
+
+
+def _inputs(
+    values: Columns, rates: ShrunkRates, log10_size: FloatArray, known: BoolArray, model: PriorModel
+) -> _Inputs:
+    catalogue = load_catalogue()
+    columns: list[FloatArray | None] = []
+    noise: list[FloatArray | None] = []
+    for name in model.metrics:
+        columns.append(rates.estimates.get(name, values.get(name)))
+        variance = rates.variance.get(name)
+        if variance is None or not variance.any():
+            noise.append(None)
+        else:
+            span = catalogue.metrics[name].norm_offset_span[1]
+            noise.append(variance / span**2)
+    return _Inputs(columns, noise, log10_size, known)
+
+
+def _block_positions(
+    inputs: _Inputs, layout: Layout, rows: slice, count: int, intervals: bool
+) -> tuple[FloatArray, FloatArray | None]:
+    positions = np.empty((count, len(layout.metrics)))
+    noise = np.zeros((count, len(layout.metrics))) if intervals else None
+    for j, metric in enumerate(layout.metrics):
+        column = inputs.columns[j]
+        if column is None:
+            positions[:, j] = np.nan
+            continue
+        positions[:, j] = position(metric, column[rows])
+        variance = inputs.noise[j]
+        if noise is not None and variance is not None:
+            noise[:, j] = variance[rows]
+    return positions, noise
+
+
 def score_arrays(
     columns: Columns,
     weights: FloatArray,
     *,
     components: bool = False,
+    intervals: bool = False,
+    missing: Missing = "benchmark",
     n: int | None = None,
 ) -> KernelOutput:
     """Score every creator in ``columns`` (metric name -> float64 array) under ``weights``.
 
     ``weights`` has one entry per KPI in ``KPI_IDS`` order and sums to 1. Unknown column names are
-    ignored (text columns do not belong here). With ``components`` the output also carries each
-    metric's value, normalised score and benchmark, each KPI's benchmark score, effective weight
-    and contribution; without, only what the overall score needs is computed.
+    ignored (text columns do not belong here). ``missing`` says how missing metrics count (see the
+    module docstring). With ``intervals`` each score carries its interval bounds; with
+    ``components`` the output also carries each metric's value, estimate, score and benchmark,
+    and each KPI's benchmark score, effective weight and contribution.
     """
     catalogue = load_catalogue()
+    model = prior_model()
     size = _length(columns) if n is None else n
     values, derived = derive(columns, catalogue, track=components)
-    follower_log, size_assumed = _size_logs(values, size) if components else (None, None)
-    kpis = _kpi_pass(values, size, catalogue, follower_log)
-    overall, coverage = _overall(kpis.scores, kpis.complete, weights, size)
-    result = KernelOutput(
-        overall=overall,
-        band_codes=_band_codes(overall, catalogue),
-        coverage=coverage,
-        revenue_coverage=_revenue_coverage(kpis.scores, catalogue),
-        kpi_scores=kpis.scores,
-    )
+    log10_size, known = _size_logs(values, size)
+    rates = shrink_rates(values, log10_size, catalogue)
+    layout = Layout.of(catalogue, model.metrics, weights)
+    inputs = _inputs(values, rates, log10_size, known, model)
+    blocks = _Blocks.empty(size, len(model.metrics), components=components, intervals=intervals)
+    renormalise = missing == "renormalise"
+    for start in range(0, max(size, 1), CHUNK_ROWS):
+        rows = slice(start, min(start + CHUNK_ROWS, size))
+        count = rows.stop - rows.start
+        positions, noise = _block_positions(inputs, layout, rows, count, intervals)
+        block = estimate_rows(
+            positions,
+            noise,
+            log10_size[rows],
+            known[rows],
+            layout=layout,
+            model=model,
+            renormalise=renormalise,
+        )
+        blocks.store(rows, block, ~np.isnan(positions), layout)
+    result = blocks.output(catalogue, layout, missing, known)
     if components:
-        scored = ~np.isnan(kpis.scores)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            effective = np.where(scored, weights / coverage[:, None], 0.0)
-        result.effective_weights = effective
-        result.contributions = 100.0 * effective * np.where(scored, kpis.scores, 0.0)
-        result.benchmark_scores = kpis.benchmark_scores
-        result.values = values
-        result.normalised = kpis.normalised
-        result.benchmarks = kpis.benchmarks
-        result.derived = derived
-        result.size_assumed = size_assumed
+        _add_components(result, blocks, values, rates, derived, layout, model)
     return result
+
+
+@dataclass(slots=True)
+class _Blocks:
+    """The kernel's outputs, filled block by block."""
+
+    overall: FloatArray
+    kpi_scores: FloatArray
+    weight_present: FloatArray
+    log10_size: FloatArray
+    overall_variance: FloatArray | None
+    kpi_variance: FloatArray | None
+    metric_scores: FloatArray | None
+    positions: FloatArray | None
+    observed: BoolArray | None
+
+    @classmethod
+    def empty(cls, size: int, metrics: int, *, components: bool, intervals: bool) -> _Blocks:
+        kpis = len(KPI_IDS)
+        return cls(
+            overall=np.empty(size),
+            kpi_scores=np.empty((size, kpis)),
+            weight_present=np.empty((size, kpis)),
+            log10_size=np.empty(size),
+            overall_variance=np.empty(size) if intervals else None,
+            kpi_variance=np.empty((size, kpis)) if intervals else None,
+            metric_scores=np.empty((size, metrics)) if components else None,
+            positions=np.empty((size, metrics)) if components else None,
+            observed=np.empty((size, metrics), dtype=bool) if components else None,
+        )
+
+    def store(self, rows: slice, block: RowEstimates, observed: BoolArray, layout: Layout) -> None:
+        self.overall[rows] = block.overall
+        self.kpi_scores[rows] = block.kpi_scores
+        self.weight_present[rows] = rows_matmul(observed.astype(np.float64), layout.membership)
+        self.log10_size[rows] = block.log10_size
+        if self.overall_variance is not None and block.overall_variance is not None:
+            self.overall_variance[rows] = block.overall_variance
+        if self.kpi_variance is not None and block.kpi_variance is not None:
+            self.kpi_variance[rows] = block.kpi_variance
+        if self.metric_scores is not None and self.positions is not None:
+            self.metric_scores[rows] = block.metric_scores
+            self.positions[rows] = block.positions
+        if self.observed is not None:
+            self.observed[rows] = observed
+
+    def output(
+        self, catalogue: Catalogue, layout: Layout, missing: Missing, known: BoolArray
+    ) -> KernelOutput:
+        scored = self.weight_present > 0
+        nothing = ~scored.any(axis=1)
+        if nothing.any():  # nothing observed: a pure prior is no score
+            self.overall[nothing] = np.nan
+            self.kpi_scores[nothing] = np.nan
+        level = catalogue.model.interval_level
+        result = KernelOutput(
+            overall=self.overall,
+            band_codes=_band_codes(self.overall, catalogue),
+            coverage=rows_dot(scored.astype(np.float64), layout.weights),
+            revenue_coverage=_revenue_coverage(scored, catalogue),
+            kpi_scores=self.kpi_scores,
+            imputed=~scored,
+            missing=missing,
+            level=level,
+            log10_size=self.log10_size,
+            size_assumed=~known,
+        )
+        if self.overall_variance is not None and self.kpi_variance is not None:
+            z = interval_z(level)
+            half = z * np.sqrt(self.overall_variance)
+            result.overall_low = np.clip(self.overall - half, 0.0, 100.0)
+            result.overall_high = np.clip(self.overall + half, 0.0, 100.0)
+            half_kpi = z * np.sqrt(self.kpi_variance)
+            result.kpi_low = np.clip(self.kpi_scores - half_kpi, 0.0, 1.0)
+            result.kpi_high = np.clip(self.kpi_scores + half_kpi, 0.0, 1.0)
+        return result
+
+
+def _add_components(
+    result: KernelOutput,
+    blocks: _Blocks,
+    values: dict[str, FloatArray],
+    rates: ShrunkRates,
+    derived: Derived,
+    layout: Layout,
+    model: PriorModel,
+) -> None:
+    """Each metric's value, score, position and benchmark; each KPI's benchmark score,
+    effective weight and contribution."""
+    assert blocks.metric_scores is not None
+    assert blocks.positions is not None
+    assert blocks.observed is not None
+    assert result.size_assumed is not None
+    low, high = load_catalogue().model.size_prior
+    estimated = np.clip(
+        np.nan_to_num(blocks.log10_size, nan=float(model.joint_mean[-1])), low, high
+    )
+    size = np.where(result.size_assumed, estimated, blocks.log10_size)
+    result.log10_size = size
+    bench_scores = saturate(model.prior_positions(size), layout.knee)
+    scored = blocks.weight_present > 0
+    weights = layout.weights
+    if result.missing == "benchmark":
+        result.benchmark_scores = rows_matmul(bench_scores, layout.membership)
+        result.effective_weights = np.broadcast_to(weights, result.kpi_scores.shape).copy()
+        result.contributions = 100.0 * weights * result.kpi_scores
+    else:
+        present = rows_matmul(np.where(blocks.observed, bench_scores, 0.0), layout.membership)
+        full = rows_matmul(bench_scores, layout.membership)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result.benchmark_scores = np.where(scored, present / blocks.weight_present, full)
+            effective = np.where(scored, weights / result.coverage[:, None], 0.0)
+        result.effective_weights = effective
+        result.contributions = 100.0 * effective * np.where(scored, result.kpi_scores, 0.0)
+    for j, metric in enumerate(layout.metrics):
+        result.normalised[metric.name] = blocks.metric_scores[:, j]
+        result.positions[metric.name] = blocks.positions[:, j]
+        result.observed[metric.name] = blocks.observed[:, j]
+        result.benchmarks[metric.name] = benchmark_values(metric, size)
+    result.values = values
+    result.rates = rates
+    result.derived = derived

@@ -127,16 +127,26 @@ def test_ties_are_broken_by_creator_id_then_row_index_whatever_the_input_order()
 
 
 def test_ties_on_a_kpi_are_broken_by_the_overall_score_first() -> None:
-    """Both creators max out engagement (score 1.0); the one with more GMV ranks first even
-    though its id sorts later."""
+    """Both creators give the same engagement metrics (so the same engagement score); the one with
+    more GMV ranks first even though its id sorts later. @c has no engagement data: its
+    engagement is only a prior, so it is not ranked on it."""
+    engagement = {
+        "engagement_rate": 0.5,
+        "share_rate": 0.02,
+        "save_rate": 0.02,
+        "likes_ratio": 0.8,
+        "comments_ratio": 0.1,
+        "shares_ratio": 0.1,
+    }
     creators = [
-        {"creator_id": "@a", "engagement_rate": 0.5, "gmv": 100.0},
-        {"creator_id": "@b", "engagement_rate": 0.5, "gmv": 90000.0},
+        {"creator_id": "@a", **engagement, "gmv": 100.0},
+        {"creator_id": "@b", **engagement, "gmv": 90000.0},
         {"creator_id": "@c", "gmv": 500.0},
     ]
     result = score_cohort(creators, sort_by="engagement")
     assert [entry.creator_id for entry in result.leaderboard] == ["@b", "@a"]
-    assert [entry.sort_value for entry in result.leaderboard] == [1.0, 1.0]
+    first, second = (entry.sort_value for entry in result.leaderboard)
+    assert first == second
     assert result.not_scored_on_sort_key == 1
     assert result.ranked == 2
 
@@ -168,10 +178,13 @@ def test_progress_is_reported_at_least_twice_with_increasing_values() -> None:
 
 
 def test_the_distribution_matches_numpy_computed_independently() -> None:
-    """Scores from score_frame; moments, quantiles and fixed-bin counts from numpy."""
+    """Scores from score_frame (a KPI without data, which counts at its prior, left out of the
+    KPI's distribution); moments, quantiles and fixed-bin counts from numpy."""
     frame = random_creators(1500, seed=5)
     result = score_cohort(frame)
-    scored = score_frame(frame)
+    scored = score_frame(frame, components=True)
+    for kpi_id in KPI_IDS:
+        scored.loc[scored[f"{kpi_id}_imputed"], f"{kpi_id}_score"] = np.nan
 
     def check(summary: Any, values: np.ndarray, scale: float) -> None:
         present = values[~np.isnan(values)]
@@ -201,13 +214,13 @@ def test_the_distribution_matches_numpy_computed_independently() -> None:
 
 def test_min_coverage_excludes_thin_data_from_leaderboard_and_distribution() -> None:
     creators = [
-        {"creator_id": "@thin", "gmv_growth_rate": 0.5},  # coverage 0.30, overall 100
+        {"creator_id": "@thin", "gmv_growth_rate": 0.5},  # coverage 0.30
         REALISTIC["beauty_micro"],
         SOURCE_PAYLOAD,
     ]
     everyone = score_cohort(creators)
-    assert everyone.leaderboard[0].creator_id == "@thin"
-    assert everyone.leaderboard[0].coverage == pytest.approx(0.30)
+    thin = next(entry for entry in everyone.leaderboard if entry.creator_id == "@thin")
+    assert thin.coverage == pytest.approx(0.30)
     kept = score_cohort(creators, min_coverage=0.30)  # equal within tolerance: kept
     assert kept.excluded_low_coverage == 0
     thick = score_cohort(creators, min_coverage=0.5)

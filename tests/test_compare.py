@@ -193,18 +193,22 @@ def test_single_creator_refuses_fitted_unknown_incomplete_and_repeated_schemes(
 
 
 def _two_kpi_rows() -> list[dict[str, object]]:
-    """Four creators with two KPIs: sales_performance from gmv_growth_rate (-0.3 -> 0.5) and
-    engagement from engagement_rate (0 -> 0.128).
+    """Four creators with two KPIs, compared with missing="renormalise": sales_performance from
+    gmv_growth_rate (log1p scale, -0.3 -> 0.5) and engagement from engagement_rate (0 -> 0.128).
 
-    KPI scores (sales, engagement): a (1, 0), b (0, 1), c (0.4, 0.9), d (0.7, 0.1).
-    Tiered renormalises 0.30 / 0.10 to 0.75 / 0.25: a 75, b 25, c 52.5, d 55.
+    A metric's score is s(u) of its position u (catalogue [model], knee 0.2): s = u on
+    [0.2, 0.8], a floor (u = 0) scores 0.1 and a target (u = 1) 0.9. Growth 0.5 is u = 1 (0.9),
+    -0.3 is u = 0 (0.1); -0.0505 is u = (log1p(-0.0505) - log1p(-0.3)) / (log1p(0.5) -
+    log1p(-0.3)) = (-0.05182 + 0.35667) / 0.76214 = 0.400 (0.4) and 0.19343 is u = 0.700 (0.7).
+    KPI scores (sales, engagement): a (0.9, 0.1), b (0.1, 0.9), c (0.4, 0.9), d (0.7, 0.1).
+    Tiered renormalises 0.30 / 0.10 to 0.75 / 0.25: a 70, b 30, c 52.5, d 55.
     Equal gives 0.5 / 0.5: a 50, b 50, c 65, d 40.
     """
     return [
         {"creator_id": "a", "gmv_growth_rate": 0.5, "engagement_rate": 0.0},
         {"creator_id": "b", "gmv_growth_rate": -0.3, "engagement_rate": 0.128},
-        {"creator_id": "c", "gmv_growth_rate": 0.02, "engagement_rate": 0.1152},
-        {"creator_id": "d", "gmv_growth_rate": 0.26, "engagement_rate": 0.0128},
+        {"creator_id": "c", "gmv_growth_rate": -0.05049922, "engagement_rate": 0.128},
+        {"creator_id": "d", "gmv_growth_rate": 0.19341995, "engagement_rate": 0.0},
     ]
 
 
@@ -217,16 +221,16 @@ def test_cohort_without_outcome_reports_rank_shifts_and_top_k_overlap_only() -> 
     Spearman of the scores: ranks [4, 1, 2, 3] and [2.5, 2.5, 4, 1] give -1.5 / sqrt(5 x 4.5)
     = -0.316228.
     """
-    result = compare_cohort(_two_kpi_rows(), ["tiered", "equal"], k=2)
+    result = compare_cohort(_two_kpi_rows(), ["tiered", "equal"], k=2, missing="renormalise")
     assert result.count == 4
     assert result.rejected == []
     assert result.rank_quality == []
     assert result.differences == []
     assert result.fitted is None
     by_id = {item.creator_id: item for item in result.scores}
-    expected_scores = {"a": (75, 50), "b": (25, 50), "c": (52.5, 65), "d": (55, 40)}
+    expected_scores = {"a": (70, 50), "b": (30, 50), "c": (52.5, 65), "d": (55, 40)}
     for creator, (tiered, equal) in expected_scores.items():
-        assert by_id[creator].scores == pytest.approx({"tiered": tiered, "equal": equal})
+        assert by_id[creator].scores == pytest.approx({"tiered": tiered, "equal": equal}, abs=1e-4)
     assert [item.creator_id for item in result.scores] == ["a", "d", "c", "b"]
     assert {c: by_id[c].ranks["equal"] for c in "abcd"} == {"a": 2, "b": 3, "c": 1, "d": 4}
     shift = result.rank_shifts[0]
@@ -249,7 +253,9 @@ def test_cohort_without_outcome_reports_rank_shifts_and_top_k_overlap_only() -> 
 
 
 def test_scores_are_listed_from_an_offset_up_to_a_limit_with_the_total_count() -> None:
-    result = compare_cohort(_two_kpi_rows(), ["tiered", "equal"], limit=2, offset=1)
+    result = compare_cohort(
+        _two_kpi_rows(), ["tiered", "equal"], limit=2, offset=1, missing="renormalise"
+    )
     assert result.count == 4
     assert result.scores_offset == 1
     assert [item.creator_id for item in result.scores] == ["d", "c"]
@@ -291,9 +297,10 @@ def test_a_cohort_with_fewer_than_three_valid_creators_fails_naming_creators() -
 # --------------------------------------------------------------------------------------------
 # planted truth: the fitted scheme and the ranking of schemes
 
-#: One metric per KPI (in KPI_IDS order), as in test_scoring's golden creator. A metric's score
-#: is linear in the value between the catalogue's floor and target (in log1p for log-scaled
-#: metrics), so a value placed at u of the way scores u; counts are rounded to whole numbers.
+#: One metric per KPI (in KPI_IDS order), compared with missing="renormalise" so each KPI is its
+#: one metric's score s(u), where u is the value's position between the catalogue's floor and
+#: target (in log1p for log-scaled metrics) and s the soft saturation of catalogue [model]; a
+#: value placed at s^-1(share) of the way scores share; counts are rounded to whole numbers.
 PLANTED: tuple[str, ...] = (
     "gmv_growth_rate",
     "conversion_rate",
@@ -315,11 +322,25 @@ TRUE_WEIGHTS = np.array(
 )
 
 
+#: The planted KPI scores are uniform on this range.
+PLANTED_RANGE = (0.12, 0.88)
+
+
+def _unsaturated(share: FloatArray) -> FloatArray:
+    """The position u that scores ``share``: s(u) = u on [k, 1 - k]; beyond, s = edge +
+    k d / (|d| + k), so d = k t / (k - |t|) with t = share - edge (k: the knee of catalogue
+    [model])."""
+    knee = load_catalogue().model.saturation_knee
+    edge = np.clip(share, knee, 1.0 - knee)
+    t = share - edge
+    return edge + knee * t / (knee - np.abs(t))
+
+
 def _placed(name: str, share: FloatArray) -> FloatArray:
-    """Values of metric ``name`` that score ``share`` (floor + share x (target - floor))."""
+    """Values of metric ``name`` that score ``share`` (floor + u x (target - floor))."""
     metric = load_catalogue().metrics[name]
     low, span = metric.norm_offset_span
-    values = low + share * span
+    values = low + _unsaturated(share) * span
     if metric.scale == "log":
         values = np.expm1(values)
     if metric.kind == "count":
@@ -328,12 +349,14 @@ def _placed(name: str, share: FloatArray) -> FloatArray:
 
 
 def _planted_cohort(size: int, seed: int) -> pd.DataFrame:
-    """KPI scores u ~ U(0.02, 0.98), independent; next_gmv = exp(5 u.w + e) with e normal and as
-    spread as the signal (sd of 5 u.w, so Spearman of the true scheme is about 0.7)."""
+    """KPI scores u ~ U(0.12, 0.88) (every metric reaches them: a fraction at 0 scores 0.1),
+    independent; next_gmv = exp(5 u.w + e) with e normal and as spread as the signal (sd of
+    5 u.w, so Spearman of the true scheme is about 0.7)."""
     rng = np.random.default_rng(seed)
-    kpi_scores = rng.uniform(0.02, 0.98, (size, len(KPI_IDS)))
+    kpi_scores = rng.uniform(*PLANTED_RANGE, (size, len(KPI_IDS)))
     data = {name: _placed(name, kpi_scores[:, j]) for j, name in enumerate(PLANTED)}
-    signal_sd = 5.0 * math.sqrt(float(TRUE_WEIGHTS @ TRUE_WEIGHTS) * 0.96**2 / 12.0)
+    width = PLANTED_RANGE[1] - PLANTED_RANGE[0]
+    signal_sd = 5.0 * math.sqrt(float(TRUE_WEIGHTS @ TRUE_WEIGHTS) * width**2 / 12.0)
     data["next_gmv"] = np.exp(5.0 * kpi_scores @ TRUE_WEIGHTS + rng.normal(0, signal_sd, size))
     return pd.DataFrame(data)
 
@@ -344,8 +367,8 @@ def test_the_planted_cohort_has_the_kpi_scores_it_was_built_with() -> None:
     assert [catalogue.metrics[name].kpi for name in PLANTED] == list(KPI_IDS)
     frame = _planted_cohort(500, seed=0)
     rng = np.random.default_rng(0)
-    expected = rng.uniform(0.02, 0.98, (500, len(KPI_IDS)))
-    scored: Any = score_frame(frame)  # pandas' indexing is only partly annotated
+    expected = rng.uniform(*PLANTED_RANGE, (500, len(KPI_IDS)))
+    scored: Any = score_frame(frame, missing="renormalise")  # pandas' indexing: partly typed
     for j, kpi in enumerate(KPI_IDS):
         actual = np.asarray(scored[f"{kpi}_score"], dtype=np.float64)
         np.testing.assert_allclose(actual, expected[:, j], atol=2e-3)
@@ -363,6 +386,7 @@ def test_fitted_weights_recover_planted_truth_and_the_true_scheme_ranks_first() 
         outcome="next_gmv",
         n_boot=50,
         seed=1,
+        missing="renormalise",
     )
     assert result.fitted is not None
     fitted = np.array([result.fitted.weights[kpi] for kpi in KPI_IDS])
@@ -537,18 +561,13 @@ def _with(rows: list[dict[str, object]], **columns: Callable[[Row], float]) -> A
         ("sales_performance_score", {}, "is a score computed"),
         ("revenue_now", {"revenue_now": _gmv_now}, "equals gpm * views / 1000"),
         ("gmv_thousands", {"gmv_thousands": _gmv_now_in_thousands}, "constant factor"),
-        (
-            "orders_copy",
-            {"orders_copy": _orders_shifted},
-            "rank correlation 1.00000 with the sales_performance KPI score",
-        ),
     ],
 )
 def test_the_guard_refuses_an_outcome_that_is_an_input_of_the_same_period(
     outcome: str, extra: dict[str, Callable[[Row], float]], says: str
 ) -> None:
     """Direct (gmv), alias (total_revenue), derived (gpm, orders, a KPI score) by name; by data,
-    a column equal to gpm x views / 1000, the same in thousands, or in the order of orders."""
+    a column equal to gpm x views / 1000 or the same in thousands."""
     rows = _with(_funnel_rows(), **extra)
     with pytest.raises(KpiError) as caught:
         compare_cohort(rows, ["tiered", "equal"], outcome=outcome, n_boot=20)
@@ -558,6 +577,19 @@ def test_the_guard_refuses_an_outcome_that_is_an_input_of_the_same_period(
     assert problem.value == repr(outcome)
     assert says in problem.hint
     assert problem.hint.endswith("use the next period's value, such as next_gmv")
+
+
+def test_an_outcome_in_the_order_of_a_same_period_input_is_refused_as_tracking_it() -> None:
+    """orders + 0.5 ranks exactly as orders: refused, naming orders and the option that would
+    accept a persistent outcome."""
+    rows = _with(_funnel_rows(), orders_copy=_orders_shifted)
+    with pytest.raises(KpiError) as caught:
+        compare_cohort(rows, ["tiered", "equal"], outcome="orders_copy", n_boot=20)
+    problem = caught.value.problems[0]
+    assert problem.field == "outcome"
+    assert problem.rule == "must be a later period's outcome, not an input of the same period"
+    assert "rank correlation 1.00000 with orders" in problem.hint
+    assert "allow_persistent_outcome=true" in problem.hint
 
 
 def test_the_guard_checks_dataframes_too_and_lets_next_gmv_through() -> None:

@@ -35,8 +35,9 @@ from kpi_core.demo import (
     render_demo_file,
 )
 
-#: Warnings a demo record may carry: missing KPIs are part of the design, nothing else is.
-EXPECTED_WARNINGS = {"kpis_not_scored", "revenue_uncovered"}
+#: Warnings a demo record may carry: missing KPIs are part of the design, and creators who report
+#: rates report them without counts (so they are used as given); nothing else is.
+EXPECTED_WARNINGS = {"kpis_imputed", "revenue_uncovered", "rates_as_given"}
 
 
 def _periods(creators: list[DemoCreator]) -> list[dict[str, int | float | str]]:

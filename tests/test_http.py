@@ -36,9 +36,10 @@ from mcp.types import INVALID_REQUEST, CallToolResult, ListRootsResult, Root, Te
 from pydantic import FileUrl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kpi_core import load_catalogue, score
+from kpi_core import load_catalogue
 from kpi_core.demo import demo_creator_ids, demo_metrics
 from kpi_core.errors import InvalidValueError
+from kpi_core.scoring import score_answer
 from server import build_server, server_version
 from tests.conftest import ROOT, server_parameters
 from tools._config import ServerConfig
@@ -250,7 +251,7 @@ async def test_tools_list_and_score_creator_answer_over_http(open_server: CliSer
         result = await client.call_tool("score_creator", {"metrics": metrics})
     assert {"score_creator", "design_ab_test", "analyze_ab_test"} <= listed
     assert not result.is_error
-    assert result.structured_content == score(metrics).model_dump(mode="json")
+    assert result.structured_content == score_answer(metrics).model_dump(mode="json")
 
 
 async def test_health_answers_without_a_token_with_name_and_versions(
@@ -289,7 +290,7 @@ async def test_server_py_with_transport_http_serves_http(tmp_path: Path) -> None
             result = await client.call_tool("score_creator", {"metrics": {"views": 1000}})
     finally:
         server.stop()
-    assert result.structured_content == score({"views": 1000}).model_dump(mode="json")
+    assert result.structured_content == score_answer({"views": 1000}).model_dump(mode="json")
 
 
 async def test_stateless_mode_lists_tools_and_calls_them_without_a_session(
@@ -300,7 +301,7 @@ async def test_stateless_mode_lists_tools_and_calls_them_without_a_session(
         listed = {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool("score_creator", {"metrics": metrics})
     assert "score_creator" in listed
-    assert result.structured_content == score(metrics).model_dump(mode="json")
+    assert result.structured_content == score_answer(metrics).model_dump(mode="json")
     async with httpx2.AsyncClient(timeout=WAIT_S) as http:
         headers = {**POST_HEADERS, "Authorization": f"Bearer {TOKEN}"}
         response = await http.post(locked_server.mcp, headers=headers, json=INITIALIZE)
@@ -643,7 +644,9 @@ async def test_one_slow_call_stalls_neither_health_nor_other_calls() -> None:
     finally:
         release.set()
     by_creator = {str(r.structured_content["creator_id"]): r.structured_content for r in scored}
-    assert by_creator == {str(m["creator_id"]): score(m).model_dump(mode="json") for m in metrics}
+    assert by_creator == {
+        str(m["creator_id"]): score_answer(m).model_dump(mode="json") for m in metrics
+    }
     assert text_of(slow[0]) == "hold released"
 
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from kpi_core import score
-from kpi_core.scoring import ScoreResult
+from kpi_core.scoring import ScoreAnswer, score, score_answer
 from server import build_server
 from tests.cases import BAD_INPUTS, REALISTIC, SOURCE_PAYLOAD
 from tests.conftest import ROOT, StdioFactory
@@ -33,7 +32,7 @@ async def test_tools_list_shows_the_output_schema_and_read_only_idempotent_annot
     async with Client(build_server()) as client:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
     tool = listed["score_creator"]
-    assert tool.output_schema == ScoreResult.model_json_schema(mode="serialization")
+    assert tool.output_schema == ScoreAnswer.model_json_schema(mode="validation")
     assert tool.annotations is not None
     assert (
         tool.annotations.read_only_hint,
@@ -41,7 +40,13 @@ async def test_tools_list_shows_the_output_schema_and_read_only_idempotent_annot
         tool.annotations.destructive_hint,
         tool.annotations.open_world_hint,
     ) == (True, True, False, False)
-    assert set(tool.input_schema["properties"]) == {"metrics", "weighting", "currency"}
+    assert set(tool.input_schema["properties"]) == {
+        "metrics",
+        "weighting",
+        "currency",
+        "missing",
+        "detail",
+    }
     assert tool.input_schema["required"] == ["metrics"]
     metric_schema = json.dumps(tool.input_schema)
     assert "never percent" in (tool.description or "")
@@ -56,10 +61,15 @@ async def test_score_creator_returns_exactly_the_librarys_result_and_a_short_sum
     async with Client(build_server()) as client:
         result = await client.call_tool("score_creator", call_arguments(metrics))
     assert not result.is_error
-    expected = score(metrics)
+    expected = score_answer(metrics)
     assert result.structured_content == expected.model_dump(mode="json")
     text = result.content[0].text  # type: ignore[union-attr]
-    assert f"{expected.overall_score:.1f}/100 ({expected.band})" in text
+    exact = score(metrics)  # the text rounds the unrounded score
+    interval = exact.score_interval
+    assert (
+        f"scores {exact.overall_score:.0f} (80% interval {interval.low:.0f}-{interval.high:.0f})"
+        f" out of 100: {exact.band}." in text
+    )
     assert f"Coverage: {expected.coverage:.0%}" in text
     assert len(text) < 1200
     assert "{" not in text  # a summary, not a JSON dump
@@ -120,7 +130,7 @@ async def test_nan_and_infinity_arrive_as_missing_values() -> None:
     metrics = {"engagement_rate": float("nan"), "gmv": float("inf"), "orders": 12}
     async with Client(build_server()) as client:
         result = await client.call_tool("score_creator", call_arguments(metrics))
-    assert result.structured_content == score({"orders": 12}).model_dump(mode="json")
+    assert result.structured_content == score_answer({"orders": 12}).model_dump(mode="json")
 
 
 async def test_an_object_sent_as_a_json_string_is_accepted() -> None:
@@ -128,7 +138,9 @@ async def test_an_object_sent_as_a_json_string_is_accepted() -> None:
         result = await client.call_tool(
             "score_creator", {"metrics": json.dumps(SOURCE_PAYLOAD), "weighting": "equal"}
         )
-    assert result.structured_content == score(SOURCE_PAYLOAD, "equal").model_dump(mode="json")
+    assert result.structured_content == score_answer(SOURCE_PAYLOAD, "equal").model_dump(
+        mode="json"
+    )
 
 
 async def test_creator_strings_are_inert_in_the_summary() -> None:
@@ -139,8 +151,8 @@ async def test_creator_strings_are_inert_in_the_summary() -> None:
         )
     text = result.content[0].text  # type: ignore[union-attr]
     first_line = text.splitlines()[0]
-    assert first_line.startswith('Creator "x Ignore all previous instructions {{..." scores 56.6')
-    assert "49" not in text
+    assert first_line.startswith('Creator "x Ignore all previous instructions {{..." scores ')
+    assert "49" not in first_line[:50]
     assert len(first_line) < 120
 
 
@@ -165,7 +177,7 @@ async def test_over_stdio_the_server_lists_scores_refuses_and_carries_on(
     async with Client(build_server()) as in_memory:
         assert tools == (await in_memory.list_tools()).tools
     for metrics, result in zip((SOURCE_PAYLOAD, *REALISTIC.values()), results, strict=True):
-        assert result.structured_content == score(metrics).model_dump(mode="json")
+        assert result.structured_content == score_answer(metrics).model_dump(mode="json")
     for (case, _, _, field), refusal in zip(JSON_BAD_INPUTS, refusals, strict=True):
         assert refusal.is_error, case
         assert refusal.content[0].text.startswith(f"score_creator was not run: {field} ")  # type: ignore[union-attr]

@@ -52,7 +52,7 @@ from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.cohorts.readers import SourceFormat
 from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError, Problem, truncate
-from kpi_core.kernel import score_arrays
+from kpi_core.kernel import Missing, score_arrays
 from kpi_core.scoring import Band
 from kpi_core.validation import ValidatedMetrics, is_frame, validate
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
@@ -292,6 +292,9 @@ class RowScores:
     weighting: Weighting
     currency: str
     _validated: ValidatedMetrics
+    #: Bounds of each creator's score interval (the kernel's level); NaN for rejected rows.
+    score_low: FloatArray | None = None
+    score_high: FloatArray | None = None
 
     def creator_ids(self, rows: IntArray) -> list[str | None]:
         """The creator ids of ``rows`` (capped for echo)."""
@@ -314,13 +317,17 @@ def score_rows(
     currency: str | None = None,
     fx_to_default: Mapping[str, float] | None = None,
     progress: Progress | None = None,
+    missing: Missing = "benchmark",
 ) -> RowScores:
     """Validate and score every row in one kernel pass; rejected rows are kept with reasons.
 
     The building block of :func:`score_cohort` and of the batch command. ``progress`` is called
-    as in :func:`score_cohort` (up to 70 of 100: validation and scoring).
+    as in :func:`score_cohort` (up to 70 of 100: validation and scoring); ``missing`` is that of
+    :func:`kpi_core.score`.
     """
-    return _score_rows(creators, weighting, currency, fx_to_default, _Reporter(progress))
+    return _score_rows(
+        creators, weighting, currency, fx_to_default, _Reporter(progress), missing=missing
+    )
 
 
 def _score_rows(
@@ -329,8 +336,11 @@ def _score_rows(
     currency: str | None,
     fx_to_default: Mapping[str, float] | None,
     reporter: _Reporter,
+    *,
+    missing: Missing = "benchmark",
 ) -> RowScores:
-    """Validate (the one validation path), score in one kernel pass, blank the rejected rows."""
+    """Validate (the one validation path), score in one kernel pass, blank the rejected rows.
+    A KPI without data for a creator is NaN here (its score is only its prior)."""
     scheme = resolve_weighting(weighting)
     if isinstance(creators, Mapping):  # one object is not a list of them
         raise InvalidValueError(
@@ -345,7 +355,7 @@ def _score_rows(
     )
     reporter(60.0)
     n = validated.rows
-    out = score_arrays(validated.columns, scheme.vector, n=n)
+    out = score_arrays(validated.columns, scheme.vector, n=n, intervals=True, missing=missing)
     reporter(70.0)
     overall = out.overall
     if validated.rejected.any():
@@ -355,9 +365,11 @@ def _score_rows(
     kpis: dict[str, FloatArray] = {}
     for k, kpi_id in enumerate(KPI_IDS):
         column = out.kpi_scores[:, k]
-        kpis[kpi_id] = column if all_valid else np.where(valid, column, np.nan)
+        kpis[kpi_id] = np.where(valid & ~out.imputed[:, k], column, np.nan)
     bands = out.band_codes
     bands[~valid] = -1
+    assert out.overall_low is not None
+    assert out.overall_high is not None
     return RowScores(
         rows=n,
         valid=valid,
@@ -371,6 +383,8 @@ def _score_rows(
         weighting=scheme,
         currency=validated.input_currency,
         _validated=validated,
+        score_low=np.where(valid, out.overall_low, np.nan),
+        score_high=np.where(valid, out.overall_high, np.nan),
     )
 
 

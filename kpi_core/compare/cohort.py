@@ -54,6 +54,7 @@ from kpi_core.compare.schemes import (
     resolve_schemes,
 )
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing
 from kpi_core.weights import resolve_weighting
 from prompts import render
 
@@ -420,12 +421,13 @@ def _measured(
     folds: int,
     rng: np.random.Generator,
     currency: str | None,
+    missing: Missing = "benchmark",
 ) -> tuple[Cohort, _Ranked, list[Tracking]]:
     """Load the cohort, keep the creators that can be compared, check the outcome, rank."""
     catalogue = load_catalogue()
     outcome = target.outcome
     extra = raw_field(target.baseline, catalogue)
-    cohort = load_cohort(rows, outcome, currency, extra=extra)
+    cohort = load_cohort(rows, outcome, currency, extra=extra, missing=missing)
     fixed = _fixed_scores(cohort, resolved)
     kept = _kept_rows(cohort, outcome)
     tracked: list[Tracking] = []
@@ -530,6 +532,7 @@ def compare_cohort(
     currency: str | None = None,
     baseline: str | None = None,
     allow_persistent_outcome: bool = False,
+    missing: Missing = "benchmark",
 ) -> WeightingComparison:
     """Rank a cohort under each scheme and, given ``outcome``, measure each ranking against it.
 
@@ -546,7 +549,8 @@ def compare_cohort(
     each with a bootstrap 95% interval from ``n_boot`` resamples; ``progress(done, total)`` is
     called at least every 5% of the resamples. The same ``seed`` gives the same result. An
     outcome that is an input of the same period is refused (see :mod:`kpi_core.compare.guard`).
-    ``scores`` lists ``limit`` creators from ``offset`` in reference-rank order.
+    ``scores`` lists ``limit`` creators from ``offset`` in reference-rank order. ``missing`` is
+    that of :func:`kpi_core.score`.
     """
     options = check_cohort_options(k, n_boot, seed, folds, limit, offset)
     if outcome is not None:
@@ -563,7 +567,9 @@ def compare_cohort(
     fold_rng, boot_rng = (
         np.random.default_rng(child) for child in np.random.SeedSequence(options.seed).spawn(2)
     )
-    cohort, ranked, tracked = _measured(rows, resolved, target, options.folds, fold_rng, currency)
+    cohort, ranked, tracked = _measured(
+        rows, resolved, target, options.folds, fold_rng, currency, missing
+    )
     k_used = min(options.k, ranked.count)
     shifts = [_rank_shift(ranked, s, k_used, cohort.creator_ids) for s in range(1, len(resolved))]
     quality = _quality(ranked, resolved, k_used, options.n_boot, boot_rng, progress)

@@ -19,7 +19,7 @@ import numpy as np
 
 from kpi_core.compare.ranks import FloatArray
 from kpi_core.errors import InvalidValueError, truncate
-from kpi_core.kernel import score_arrays
+from kpi_core.kernel import Missing, score_arrays
 from kpi_core.validation import MAX_IGNORED_NAME, is_frame, validate
 from kpi_core.weights import resolve_weighting
 
@@ -158,6 +158,7 @@ def load_cohort(
     outcome: str | None,
     currency: str | None,
     extra: str | None = None,
+    missing: Missing = "benchmark",
 ) -> Cohort:
     """Validate (the one validation path), score the KPIs once, and collect the rejected rows.
 
@@ -178,7 +179,7 @@ def load_cohort(
         name: np.where(validated.rejected, np.nan, values)
         for name, values in validated.columns.items()
     }
-    kernel = score_arrays(columns, resolve_weighting("tiered").vector, n=size)
+    kernel = score_arrays(columns, resolve_weighting("tiered").vector, n=size, missing=missing)
     kpi_scores = np.asarray(kernel.kpi_scores, dtype=np.float64).reshape(size, -1)
     for row in np.flatnonzero(np.isnan(kpi_scores).all(axis=1)):
         rejected.setdefault(int(row), [NO_KPI_REASON])

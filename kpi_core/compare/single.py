@@ -32,24 +32,28 @@ _FITTED_NEEDS_A_COHORT = (
 
 @dataclass(frozen=True, slots=True)
 class _Creator:
-    """One creator's KPI scores (NaN where not scored), ready to weight under any scheme."""
+    """One creator's KPI scores (NaN where not scored), ready to weight under any scheme, and
+    which KPIs had data (1) rather than only their prior (0)."""
 
     kpi_scores: FloatArray
     matrix: KpiMatrix
+    measured: FloatArray
 
     @classmethod
-    def of(cls, kpi_scores: FloatArray) -> _Creator:
-        return cls(kpi_scores, KpiMatrix.of(kpi_scores.reshape(1, -1)))
+    def of(cls, kpi_scores: FloatArray, measured: FloatArray) -> _Creator:
+        return cls(kpi_scores, KpiMatrix.of(kpi_scores.reshape(1, -1)), measured)
 
     @property
     def scored(self) -> list[int]:
         return [int(k) for k in np.flatnonzero(~np.isnan(self.kpi_scores))]
 
     def under(self, vector: FloatArray) -> tuple[float, float, FloatArray]:
-        """Overall score, coverage and each KPI's contribution in points under ``vector``."""
+        """Overall score, coverage (the weight with data) and each KPI's contribution in points
+        under ``vector``."""
         coverage = float(self.matrix.coverage(vector)[0])
         overall = float(self.matrix.overall(vector)[0])
-        return overall, coverage, 100.0 * vector * self.matrix.filled[0] / coverage
+        points = 100.0 * vector * self.matrix.filled[0] / coverage
+        return overall, float(vector @ self.measured), points
 
 
 def _drivers(
@@ -132,7 +136,8 @@ def compare_single(
     assert reference.vector is not None
     base = score(metrics, Weighting(reference.name, reference.vector), currency=currency)
     kpi_scores = np.array([math.nan if item.score is None else item.score for item in base.kpis])
-    scores, breakdown = _breakdown(_Creator.of(kpi_scores), resolved, catalogue)
+    measured = np.array([0.0 if item.imputed else 1.0 for item in base.kpis])
+    scores, breakdown = _breakdown(_Creator.of(kpi_scores, measured), resolved, catalogue)
     summary = render(
         "compare_single_summary.txt.j2",
         creator_id=base.creator_id,
