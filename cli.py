@@ -189,6 +189,7 @@ class ProgressBar:
     def __init__(self, stream: TextIO, width: int = 30) -> None:
         self.stream = stream
         self.width = width
+        self.drawn = False
 
     def __call__(self, done: float, total: float) -> None:
         share = 0.0 if total <= 0 else min(1.0, done / total)
@@ -196,9 +197,12 @@ class ProgressBar:
         bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(f"\r[{bar}] {share:4.0%}")
         self.stream.flush()
+        self.drawn = True
 
     def close(self) -> None:
-        self.stream.write("\n")
+        """End the bar's line (nothing when no bar was drawn, so an error stays one line)."""
+        if self.drawn:
+            self.stream.write("\n")
 
 
 def _run_engine(
