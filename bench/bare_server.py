@@ -38,7 +38,7 @@ def echo(metrics: dict[str, Any] | None = None) -> CallToolResult:
 tool = Tool.from_function(echo, name="echo", description="Answer the stored content.")
 if STORED:
     # Tool.output_schema is a cached property; the stored schema takes the place of its value.
-    tool.__dict__["output_schema"] = STORED["output_schema"]
+    vars(tool)["output_schema"] = STORED["output_schema"]
 server = MCPServer("bare", tools=[tool])
 
 if __name__ == "__main__":
