@@ -257,14 +257,15 @@ def _unknown_arguments(arguments: Mapping[str, Any], tool: Tool) -> list[Problem
     return problems
 
 
-def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
-    """Middleware that validates ``tools/call`` arguments against each tool's argument model."""
+def argument_guard(tools: Callable[[str], Tool | None]) -> Callable[..., Any]:
+    """Middleware that validates ``tools/call`` arguments against each tool's argument model;
+    ``tools`` gives the tool of a name (building it if need be), or None for another name."""
 
     async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or not isinstance(ctx.params, Mapping):
             return await call_next(ctx)
         params: Mapping[str, Any] = ctx.params
-        tool = tools.get(str(params.get("name")))
+        tool = tools(str(params.get("name")))
         if tool is None:
             return await call_next(ctx)
         arguments: object = params.get("arguments") or {}
