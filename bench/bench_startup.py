@@ -15,8 +15,9 @@
    reference, with the back-to-back warm calls; medians over runs. A raw JSON-RPC client sends
    these, so the times are the server's (the SDK client validates each result, compiling the
    schema on the first, a client-side cost of tens of ms).
-3. `python -X importtime -c "import server; server.build_server()"`: the heaviest imports on the
-   start path, and whether pandas, scipy or pyarrow are among them (they must not be).
+3. `python -X importtime` over what `python server.py` builds before serving (with the tool
+   definitions cache): the heaviest imports on the start path, and whether pandas, scipy or
+   pyarrow are among them (they must not be).
 
     python -m bench.bench_startup [--spawns 11] [--analysis-runs 5]
 """
@@ -157,9 +158,17 @@ def analysis_round_trip(client: RawClient) -> float:
     return elapsed
 
 
+#: What `python server.py` builds before serving (with the definitions cache of this tree).
+SERVED_BUILD = (
+    "import server; from tools._config import ServerConfig; config = ServerConfig.from_env(); "
+    "server.build_server(config, cache=server.definitions_cache(config))"
+)
+
+
 def import_profile() -> tuple[list[tuple[float, str]], list[str]]:
+    subprocess.run([sys.executable, "-c", SERVED_BUILD], cwd=ROOT, check=True)  # the cache
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import server; server.build_server()"],
+        [sys.executable, "-X", "importtime", "-c", SERVED_BUILD],
         cwd=ROOT,
         capture_output=True,
         text=True,
