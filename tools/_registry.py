@@ -181,6 +181,15 @@ class ToolRegistry:
             listed.append(definition(built) if built is not None else cached)  # type: ignore[arg-type]
         return listed
 
+    def refresh(self, cache: DefinitionsCache | None) -> None:
+        """Build every tool; rewrite ``cache`` if a cached definition differs from its tool's
+        (a change the key missed), with a warning naming the tools."""
+        self.build_all()
+        stale = self.stale_definitions()
+        if cache is not None and stale:
+            logger.warning("tool definitions cache was stale for %s; rewritten", ", ".join(stale))
+            cache.save(self.definitions())
+
     def stale_definitions(self) -> list[str]:
         """The tools whose cached definition differs from the built one (call after
         :meth:`build_all`); empty when there was no cache."""
