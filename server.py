@@ -22,7 +22,8 @@ from pathlib import Path
 
 from mcp.server.mcpserver.tools import Tool
 
-from tools._config import ServerConfig
+from prompts import use_bytecode_cache
+from tools._config import TEMPLATES_DIR, ServerConfig
 from tools._edge import argument_guard, fair_share, redact_paths
 from tools._registry import DefinitionsCache, RegistryServer, ToolRegistry, source_key
 from tools._scorecard_view import apps
@@ -117,6 +118,14 @@ def warmup_steps(registry: ToolRegistry, cache: DefinitionsCache | None) -> list
     return steps
 
 
+def late_warmup_steps() -> list[Step]:
+    """Libraries only some calls need (the fitted weighting, exact tests on small counts),
+    loaded once the server has been quiet a while."""
+    late: list[Step] = [(f"import {module}", partial(import_module, module)) for module in LATE]
+    late.append(("freeze what was loaded late", _freeze))
+    return late
+
+
 def _freeze() -> None:
     """Collect once, then leave everything loaded so far out of later collections: otherwise a
     call would now and then pay for a full collection over the libraries' objects (about 180,000
@@ -125,8 +134,11 @@ def _freeze() -> None:
     gc.freeze()
 
 
-#: Libraries some tools import on first use, warmed last (each takes 0.1-0.5 s to import).
-HEAVY_MODULES = ("scipy.special", "pandas", "pyarrow", "scipy.optimize", "scipy.stats")
+#: Libraries tools import on first use, warmed after the tools and templates (0.1-0.4 s each):
+#: Student's t (scipy.special) and the cohort and comparison tools' tables.
+HEAVY_MODULES = ("scipy.special", "pandas", "pyarrow")
+#: Libraries of rarer paths, warmed late: the fitted weighting's solver and the exact tests.
+LATE = ("scipy.optimize", "scipy.stats")
 
 
 def _template_names() -> list[str]:
@@ -155,7 +167,7 @@ def build_server(
     """
     settings = config or ServerConfig.from_env()
     registry = tool_registry(settings, cache)
-    warmup = Warmup(warmup_steps(registry, cache)) if warm_up else None
+    warmup = Warmup(warmup_steps(registry, cache), late=late_warmup_steps()) if warm_up else None
     server = RegistryServer(
         "creator-kpi",
         title="Creator KPI scoring",
@@ -218,6 +230,9 @@ def serve(
     if http is not None:
         # Over HTTP the tools read no files unless the operator allows it (tools/_config.py).
         config = dataclasses.replace(config, transport="http")
+    cache_path = config.cache_path()
+    if cache_path is not None:
+        use_bytecode_cache(cache_path / TEMPLATES_DIR)
     server = build_server(config, cache=definitions_cache(config), warm_up=True)
     warmup = server.warmup
     if warmup is not None:

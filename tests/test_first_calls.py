@@ -26,6 +26,7 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from kpi_core.experiments.statistics import chi2_sf, t_cdf, t_quantile, t_sf
+from prompts import environment, use_bytecode_cache
 from server import SOURCES, TOOLS, build_server, definitions_cache
 from tests.cases import REALISTIC
 from tests.conftest import ROOT
@@ -310,9 +311,11 @@ async def test_the_warm_up_waits_while_a_request_runs_and_counts_quiet_from_its_
     assert after is not None
     assert ending + warmup.quiet <= after <= time.monotonic() + warmup.quiet
     assert after < before  # an answer makes the short wait apply
+    late = warmup.quiet_at(warmup.late_quiet)
+    assert late == pytest.approx(after + warmup.late_quiet - warmup.quiet)
 
 
-def test_a_failing_step_is_logged_and_the_next_one_still_runs(
+def test_a_failing_step_is_logged_and_the_next_ones_still_run_late_ones_last(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ran: list[str] = []
@@ -321,12 +324,16 @@ def test_a_failing_step_is_logged_and_the_next_one_still_runs(
         raise RuntimeError("a library that does not import here")
 
     warmup = Warmup(
-        [("broken", broken), ("record", lambda: ran.append("record"))], quiet=0.0, idle=0.0
+        [("broken", broken), ("record", lambda: ran.append("record"))],
+        quiet=0.0,
+        idle=0.0,
+        late=[("late", lambda: ran.append("late"))],
+        late_quiet=0.0,
     )
     caplog.set_level(logging.INFO, logger="creator_kpi.server")
     warmup.start()
     assert warmup.done.wait(WAIT_S)
-    assert ran == ["record"]
+    assert ran == ["record", "late"]
     assert "warm-up step failed (its first call will retry): broken" in caplog.messages
 
 
@@ -431,3 +438,51 @@ def read_lines(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
     for line in stream:
         lines.put(line.decode())
     lines.put(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled templates kept between processes
+
+
+def compiles_in_a_fresh_process(cache: Path) -> list[str]:
+    """The templates a fresh interpreter compiles to load every one, with ``cache`` in use."""
+    code = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from prompts import environment, use_bytecode_cache\n"
+        f"assert use_bytecode_cache(Path({str(cache)!r}))\n"
+        "env = environment()\n"
+        "compiled = []\n"
+        "original = env.compile\n"
+        "def counting(source, name=None, *args, **kwargs):\n"
+        "    compiled.append(name)\n"
+        "    return original(source, name, *args, **kwargs)\n"
+        "env.compile = counting\n"
+        "for name in env.list_templates():\n"
+        "    if name.endswith('.j2'):\n"
+        "        env.get_template(name)\n"
+        "print(json.dumps(compiled))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    found: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return found
+
+
+def test_a_second_process_loads_the_compiled_templates_instead_of_compiling_them(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "templates"
+    first = compiles_in_a_fresh_process(cache)
+    assert "score_summary.txt.j2" in first
+    assert len(list(cache.iterdir())) == len(first)
+    assert compiles_in_a_fresh_process(cache) == []
+
+
+def test_a_template_cache_that_cannot_be_made_is_not_used(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    before = environment().bytecode_cache
+    assert use_bytecode_cache(blocker / "templates") is False
+    assert environment().bytecode_cache is before

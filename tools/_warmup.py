@@ -18,6 +18,7 @@ shutdown never waits for it.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,17 +38,31 @@ Step = tuple[str, Callable[[], object]]
 DEFAULT_QUIET = 0.05
 #: Seconds after start before the warm-up begins when no request has been answered.
 DEFAULT_IDLE = 1.0
+#: Seconds without requests before a late step starts.
+DEFAULT_LATE_QUIET = 5.0
+#: The interpreter's thread switch interval while the warm-up runs (seconds; Python's is 0.005).
+SWITCH_INTERVAL = 0.0005
 
 
 class Warmup:
     """Runs ``steps`` in a background thread whenever the server is quiet (see the module)."""
 
     def __init__(
-        self, steps: Sequence[Step], *, quiet: float = DEFAULT_QUIET, idle: float = DEFAULT_IDLE
+        self,
+        steps: Sequence[Step],
+        *,
+        quiet: float = DEFAULT_QUIET,
+        idle: float = DEFAULT_IDLE,
+        late: Sequence[Step] = (),
+        late_quiet: float = DEFAULT_LATE_QUIET,
     ) -> None:
         self.steps = list(steps)
         self.quiet = quiet
         self.idle = idle
+        #: Steps for libraries few calls need, run after the others once the server has been
+        #: quiet for `late_quiet` seconds (so they do not compete with a session's next calls).
+        self.late = list(late)
+        self.late_quiet = late_quiet
         self._changed = threading.Condition()
         self._in_flight = 0
         self._answered = False
@@ -100,22 +115,22 @@ class Warmup:
 
     # ---- the thread -----------------------------------------------------------------------------
 
-    def quiet_at(self) -> float | None:
+    def quiet_at(self, quiet: float | None = None) -> float | None:
         """When (``time.monotonic()``) the server counts as quiet, as things stand: the last
-        request's end plus ``quiet`` once anything was answered, else the start plus ``idle``;
-        None while a request is in flight."""
+        request's end plus ``quiet`` (default ``self.quiet``) once anything was answered, else
+        the start plus ``idle``; None while a request is in flight."""
         with self._changed:
             if self._in_flight:
                 return None
             if self._answered:
-                return self._last_activity + self.quiet
-            return self._started_at + self.idle
+                return self._last_activity + (self.quiet if quiet is None else quiet)
+            return self._started_at + max(self.idle, quiet or 0.0)
 
-    def _wait_for_quiet(self) -> bool:
+    def _wait_for_quiet(self, quiet: float | None = None) -> bool:
         """Block until the server is quiet; False once stopped."""
         with self._changed:
             while not self._stopped:
-                ready_at = self.quiet_at()
+                ready_at = self.quiet_at(quiet)
                 now = time.monotonic()
                 if ready_at is not None and now >= ready_at:
                     return True
@@ -123,15 +138,26 @@ class Warmup:
             return False
 
     def _run(self) -> None:
+        # A call that comes while a step runs gets the interpreter lock within a tenth of the
+        # usual 5 ms each time it asks, instead of queueing behind the step.
+        usual = sys.getswitchinterval()
+        sys.setswitchinterval(min(usual, SWITCH_INTERVAL))
+        try:
+            self._run_steps()
+        finally:
+            sys.setswitchinterval(usual)
+
+    def _run_steps(self) -> None:
         started: float | None = None
         busy = 0.0
-        for name, step in self.steps:
-            if not self._wait_for_quiet():
+        planned = [(step, None) for step in self.steps] + [(s, self.late_quiet) for s in self.late]
+        for (name, step), quiet in planned:
+            if not self._wait_for_quiet(quiet):
                 logger.info("warm-up stopped before: %s", name)
                 return
             if started is None:
                 started = time.perf_counter()
-                logger.info("warm-up started: %d steps", len(self.steps))
+                logger.info("warm-up started: %d steps", len(planned))
             began = time.perf_counter()
             try:
                 step()
@@ -141,7 +167,7 @@ class Warmup:
         elapsed = 0.0 if started is None else time.perf_counter() - started
         logger.info(
             "warm-up finished: %d steps, %.0f ms of work in %.0f ms",
-            len(self.steps),
+            len(planned),
             1000 * busy,
             1000 * elapsed,
         )
