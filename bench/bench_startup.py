@@ -220,9 +220,10 @@ def analysis(runs: int, folder: Path, delay: float) -> None:
 
 
 def _warmed_first(log: Path) -> bool:
-    """Whether the server's log says its warm-up finished before it answered a tool call."""
+    """Whether the server's log says its warm-up's first steps (every tool, template and common
+    library) were done before it answered a tool call."""
     for line in log.read_text(encoding="utf-8").splitlines():
-        if "warm-up finished" in line:
+        if "steps are done" in line:
             return True
         if "answered in" in line:
             return False

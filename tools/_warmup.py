@@ -138,32 +138,21 @@ class Warmup:
             return False
 
     def _run(self) -> None:
-        # A call that comes while a step runs gets the interpreter lock within a tenth of the
-        # usual 5 ms each time it asks, instead of queueing behind the step.
-        usual = sys.getswitchinterval()
-        sys.setswitchinterval(min(usual, SWITCH_INTERVAL))
-        try:
-            self._run_steps()
-        finally:
-            sys.setswitchinterval(usual)
-
-    def _run_steps(self) -> None:
         started: float | None = None
         busy = 0.0
         planned = [(step, None) for step in self.steps] + [(s, self.late_quiet) for s in self.late]
-        for (name, step), quiet in planned:
+        for index, ((name, step), quiet) in enumerate(planned):
+            if index == len(self.steps):
+                logger.info(
+                    "warm-up: the first %d steps are done (%.0f ms of work)", index, 1000 * busy
+                )
             if not self._wait_for_quiet(quiet):
                 logger.info("warm-up stopped before: %s", name)
                 return
             if started is None:
                 started = time.perf_counter()
                 logger.info("warm-up started: %d steps", len(planned))
-            began = time.perf_counter()
-            try:
-                step()
-            except Exception:  # a warm-up step must never take the server down
-                logger.exception("warm-up step failed (its first call will retry): %s", name)
-            busy += time.perf_counter() - began
+            busy += _run_step(name, step)
         elapsed = 0.0 if started is None else time.perf_counter() - started
         logger.info(
             "warm-up finished: %d steps, %.0f ms of work in %.0f ms",
@@ -172,3 +161,21 @@ class Warmup:
             1000 * elapsed,
         )
         self.done.set()
+
+
+def _run_step(name: str, step: Callable[[], object]) -> float:
+    """Run one step (a failure is logged, never raised); the seconds it took.
+
+    While it runs, a call that needs the interpreter lock gets it within a tenth of the usual
+    5 ms each time it asks, instead of queueing behind the step.
+    """
+    usual = sys.getswitchinterval()
+    sys.setswitchinterval(min(usual, SWITCH_INTERVAL))
+    began = time.perf_counter()
+    try:
+        step()
+    except Exception:  # a warm-up step must never take the server down
+        logger.exception("warm-up step failed (its first call will retry): %s", name)
+    finally:
+        sys.setswitchinterval(usual)
+    return time.perf_counter() - began
