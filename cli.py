@@ -16,6 +16,7 @@ server process itself never writes to stdout.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -48,22 +49,62 @@ def _weakest(kpis: list[dict[str, Any]]) -> str:
     return f"{weakest['label']} {weakest['score']:.2f}"
 
 
+def _demo_count(text: str) -> int:
+    """``--creators``: a whole number from 1 to the size of the demo cohort, else refused."""
+    from kpi_core.demo import DEMO_COUNT
+
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= DEMO_COUNT:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {DEMO_COUNT} (the demo cohort has {DEMO_COUNT} "
+            f"creators); got {text!r}"
+        )
+    return count
+
+
+def _server_environment() -> dict[str, str]:
+    """What the demo's server process inherits: the SDK's safe defaults plus this shell's
+    CREATOR_KPI_* settings (the experiment store, currencies, limits), as a client configured
+    with them would pass them."""
+    from mcp.client.stdio import get_default_environment
+
+    ours = {key: value for key, value in os.environ.items() if key.startswith("CREATOR_KPI_")}
+    return {**get_default_environment(), **ours}
+
+
+def _store_line() -> str:
+    """Which experiment store the server reads evidence from (recommend cites it)."""
+    from kpi_core.experiments.store import default_path
+    from tools._config import ENV_DB, ServerConfig
+
+    configured = ServerConfig.from_env().store_path
+    if configured is not None:
+        return f"Experiment store: {configured} (from {ENV_DB}).\n"
+    return f"Experiment store: {default_path()} (the default; set {ENV_DB} to use another).\n"
+
+
 async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     from kpi_core.demo import demo_creator_ids, demo_metrics
 
-    params = StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)])
+    params = StdioServerParameters(
+        command=sys.executable, args=[str(SERVER_SCRIPT)], env=_server_environment()
+    )
     every = demo_creator_ids()
-    ids = every[:: max(1, len(every) // max(count, 1))][:count]  # a spread of sizes and categories
+    ids = every[:: max(1, len(every) // count)][:count]  # a spread of sizes and categories
     failures = 0
     async with Client(stdio_client(params, errlog=errlog)) as client:
         info = client.server_info
         name = f"{info.name} {info.version}" if info else "the server"
         tools = [tool.name for tool in (await client.list_tools()).tools]
         out.write(f"Connected to {name} over stdio; tools: {', '.join(tools)}\n")
-        out.write("Synthetic demo creators (generated, not real people).\n\n")
+        out.write(_store_line())
+        out.write(f"Synthetic demo creators (generated, not real people): {count} shown.\n\n")
         header = (
             _cell("creator", 22)
             + _cell("category", 10)
@@ -117,9 +158,18 @@ async def _demo_calls(out: TextIO, count: int, errlog: TextIO) -> int:
 
 
 def run_demo(out: TextIO = sys.stdout, count: int = 8) -> int:
-    """Run the demo against a real server subprocess; returns the number of failed calls."""
+    """Run the demo against a real server subprocess; returns the number of failed calls.
+
+    ``count`` demo creators are scored (1 to the size of the cohort; another count raises
+    ``ValueError`` naming the range). The server inherits this process's ``CREATOR_KPI_*``
+    settings, so ``CREATOR_KPI_DB`` chooses the experiment store, and the first lines say which.
+    """
     import anyio
 
+    try:
+        _demo_count(str(count))
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(f"count {error}") from None
     with tempfile.TemporaryDirectory(prefix="creator-kpi-demo-") as folder:
         log_path = Path(folder) / "server.log"
         with log_path.open("w") as errlog:
@@ -139,6 +189,7 @@ class ProgressBar:
     def __init__(self, stream: TextIO, width: int = 30) -> None:
         self.stream = stream
         self.width = width
+        self.drawn = False
 
     def __call__(self, done: float, total: float) -> None:
         share = 0.0 if total <= 0 else min(1.0, done / total)
@@ -146,9 +197,12 @@ class ProgressBar:
         bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(f"\r[{bar}] {share:4.0%}")
         self.stream.flush()
+        self.drawn = True
 
     def close(self) -> None:
-        self.stream.write("\n")
+        """End the bar's line (nothing when no bar was drawn, so an error stays one line)."""
+        if self.drawn:
+            self.stream.write("\n")
 
 
 def _run_engine(
@@ -475,7 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_help=False,
     )
     demo = commands.add_parser("demo", help="call the server on built-in demo creators")
-    demo.add_argument("--creators", type=int, default=8, help="how many demo creators to score")
+    demo.add_argument(
+        "--creators",
+        type=_demo_count,
+        default=8,
+        metavar="N",
+        help="how many demo creators to score (1 to the size of the demo cohort)",
+    )
     _add_file_commands(commands)
     _add_outcome_command(commands)
     args, options = parser.parse_known_args(argv)

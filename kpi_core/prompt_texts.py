@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kpi_core.demo import demo_creator_ids, demo_metrics
 from kpi_core.errors import InvalidValueError
-from kpi_core.interventions import OBJECTIVES
 from prompts import render
+
+# kpi_core.demo and kpi_core.interventions load when a prompt is first asked for, not when the
+# server registers the prompts (the server's first answer needs neither).
 
 __all__ = [
     "MAX_COMPARED",
@@ -47,10 +48,14 @@ def _metrics_for(creator: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise InvalidValueError("creator", "must be a demo creator id or a JSON object", text)
         return {str(key): item for key, item in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    from kpi_core.demo import demo_metrics
+
     return dict(demo_metrics(text))
 
 
 def _objective(objective: str) -> str:
+    from kpi_core.interventions import OBJECTIVES
+
     if objective not in OBJECTIVES:
         raise InvalidValueError("objective", f"must be one of {', '.join(OBJECTIVES)}", objective)
     return objective
@@ -69,6 +74,8 @@ def creator_review_text(creator: str, objective: str = "balanced") -> str:
 def compare_creators_text(creators: str, objective: str = "balanced") -> str:
     """The compare_creators prompt for 2 to 12 demo creator ids (comma-separated), or ``all``:
     the first 12 demo creators, and the text says so."""
+    from kpi_core.demo import demo_creator_ids
+
     every = demo_creator_ids()
     ids = [item.strip() for item in creators.split(",") if item.strip()]
     if ids == ["all"]:
@@ -107,6 +114,8 @@ def complete_creator_ids(typed: str) -> tuple[list[str], int, bool]:
     """Completions of a (comma-separated) list of demo creator ids: the values, how many match
     in all, and whether there are more than the values given. The last id is completed; a typed
     value longer than a full list of MAX_COMPARED ids gets no suggestion."""
+    from kpi_core.demo import demo_creator_ids
+
     every = demo_creator_ids()
     longest = (max(len(item) for item in every) + 2) * MAX_COMPARED
     if len(typed) > longest or typed.count(",") >= MAX_COMPARED:
@@ -118,4 +127,6 @@ def complete_creator_ids(typed: str) -> tuple[list[str], int, bool]:
 
 def complete_objective(typed: str) -> list[str]:
     """The objectives that start with what was typed."""
+    from kpi_core.interventions import OBJECTIVES
+
     return [item for item in OBJECTIVES if item.startswith(typed)]

@@ -9,6 +9,7 @@ text, and every one is shown through :func:`inert` (the ``inert`` filter) or :fu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import unicodedata
 from functools import cache
@@ -17,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["TEMPLATE_DIR", "environment", "inert", "quoted", "render"]
+__all__ = ["TEMPLATE_DIR", "environment", "inert", "quoted", "render", "use_bytecode_cache"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -87,6 +88,28 @@ def environment() -> jinja2.Environment:
     env.filters["inert"] = inert
     env.filters["quoted"] = quoted
     return env
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates (keyed by each template's name and source, written
+    atomically), except that a write it cannot make is skipped instead of failing the render."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        # The template is compiled and used anyway; the next process compiles it again.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def use_bytecode_cache(directory: Path) -> bool:
+    """Keep the compiled templates in ``directory`` (created if need be), so that a new process
+    loads them instead of compiling each one again (several ms a template); whether it is used
+    (not when the directory cannot be made). A server calls it before serving."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    environment().bytecode_cache = _BytecodeCache(str(directory))
+    return True
 
 
 def render(template: str, **facts: Any) -> str:

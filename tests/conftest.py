@@ -27,9 +27,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test's servers use an experiment store of their own, never the user's real one."""
+    """Every test's servers use an experiment store of their own, never the user's real one,
+    and a tool definitions cache of their own (never the user's cache directory)."""
     path = tmp_path / "experiments.sqlite3"
     monkeypatch.setenv("CREATOR_KPI_DB", str(path))
+    monkeypatch.setenv("CREATOR_KPI_CACHE_DIR", str(tmp_path / "cache"))
     return path
 
 

@@ -33,6 +33,43 @@ def test_the_demo_prints_each_creators_score_as_the_server_computed_it() -> None
         assert f"{tool} on {shown[0]} (the text an assistant reads first):" in text
 
 
+@pytest.mark.parametrize("count", ["0", "49", "100", "-3", "eight"])
+def test_a_demo_count_outside_the_cohort_is_refused_with_the_range_and_status_2(
+    count: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo cohort has 48 creators: --creators 100 used to give 48 without a word, and
+    --creators 0 ended in a traceback."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--creators", count])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        "creator-kpi-mcp demo: error: argument --creators: must be a whole number from 1 to 48 "
+        f"(the demo cohort has 48 creators); got {count!r}"
+    )
+
+
+def test_run_demo_refuses_a_count_outside_the_cohort_before_starting_a_server() -> None:
+    with pytest.raises(ValueError, match="count must be a whole number from 1 to 48"):
+        run_demo(io.StringIO(), count=0)
+
+
+def test_the_demo_server_uses_the_experiment_store_named_by_creator_kpi_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's server process gets this shell's CREATOR_KPI_* settings: a store that is not
+    a database makes recommend say so, which only the store named by the variable can do."""
+    store = tmp_path / "not-a-store.sqlite3"
+    store.write_text("not a database", encoding="utf-8")
+    monkeypatch.setenv("CREATOR_KPI_DB", str(store))
+    out = io.StringIO()
+    assert run_demo(out, count=1) == 0
+    text = out.getvalue()
+    assert f"Experiment store: {store} (from CREATOR_KPI_DB).\n" in text
+    assert "Synthetic demo creators (generated, not real people): 1 shown." in text
+    assert f"experiment store {store} is not a readable SQLite database" in text
+
+
 def test_the_score_command_writes_parquet_with_the_documented_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -93,6 +93,90 @@ async def test_progress_reports_reach_the_sender_in_order() -> None:
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
+async def test_each_progress_report_says_what_the_describer_says_unless_it_brings_its_own() -> None:
+    seen: list[tuple[float, str | None]] = []
+
+    async def sender(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, message))
+
+    def counting(control: CallControl) -> CallToolResult:
+        control.progress(1, 3)
+        control.progress(2, 3, "an explicit message")
+        control.progress(3, 3)
+        return CallToolResult(content=[TextContent(type="text", text="done")])
+
+    result = await run_tool(
+        "counting_tool",
+        counting,
+        time_limit=5,
+        send_progress=sender,
+        describe_progress=lambda done, total: f"counted {done:g} of {total:g}",
+    )
+    assert not result.is_error
+    assert seen == [(1, "counted 1 of 3"), (2, "an explicit message"), (3, "counted 3 of 3")]
+
+
+Report = tuple[float, float | None, str | None]
+
+
+async def progress_of(tool: str, arguments: dict[str, object]) -> list[Report]:
+    """Every progress notification the real client's callback receives during one call."""
+    seen: list[Report] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(build_server()) as client:
+        result = await client.call_tool(tool, arguments, progress_callback=on_progress)
+    assert not result.is_error, result.content
+    return seen
+
+
+async def test_cohort_progress_reaches_the_client_saying_which_step_is_under_way() -> None:
+    """A list is checked, scored, ranked and summarised (the steps end at 60, 70, 85 and 100 of
+    100, kpi_core.cohorts.cohort.STEP_ENDS); a pasted CSV is read first (up to 20)."""
+    from kpi_core.demo import demo_cohort_rows
+
+    rows = demo_cohort_rows(outcome_fields=False)
+    listed = await progress_of("score_cohort", {"creators": rows})
+    assert [message for _, _, message in listed[-4:]] == [
+        "Scoring the creators (60% of the call done).",
+        "Ranking the leaderboard (70% of the call done).",
+        "Summarising the score distribution (85% of the call done).",
+        "Scored and summarised the cohort; writing the answer.",
+    ]
+    assert {message for _, _, message in listed[:-4]} == {
+        f"Checking each creator's metrics ({round(done)}% of the call done)."
+        for done, _, _ in listed[:-4]
+    }
+    header = ",".join(rows[0])
+    lines = [",".join(str(row.get(name, "")) for name in rows[0]) for row in rows]
+    pasted = await progress_of("score_cohort", {"csv_text": "\n".join([header, *lines])})
+    assert pasted[0][2] is not None
+    assert pasted[0][2].startswith("Reading the file (")
+    assert pasted[-1][2] == "Scored and summarised the cohort; writing the answer."
+    assert all(total == 100 for _, total, _ in [*listed, *pasted])
+
+
+async def test_comparison_progress_reaches_the_client_counting_the_resamples() -> None:
+    from kpi_core.demo import demo_cohort_rows
+
+    arguments: dict[str, object] = {
+        "creators": demo_cohort_rows(),
+        "outcome": "next_gmv",
+        "n_boot": 40,
+    }
+    seen = await progress_of("compare_weighting", arguments)
+    assert [(done, total) for done, total, _ in seen] == [(float(n), 40.0) for n in range(2, 41, 2)]
+    assert seen[0][2] == (
+        "Measuring how well each scheme ranks the outcome: 2 of 40 bootstrap resamples done."
+    )
+    assert seen[-1][2] == (
+        "Measured how well each scheme ranks the outcome on all 40 bootstrap resamples; "
+        "writing the answer."
+    )
+
+
 async def test_a_call_the_client_cancels_is_logged_as_cancelled_and_its_body_stops(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

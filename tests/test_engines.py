@@ -13,13 +13,15 @@ missing ids last, then row) is exercised across chunks.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,6 +347,104 @@ def test_an_unreachable_scheduler_fails_fast_naming_its_address(
         score_dask(cohort.parts[2], tmp_path / "out.parquet", connect_timeout=1)
     assert caught.value.value == repr(address)
     assert sorted(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def listener(reply: bytes) -> Generator[str]:
+    """A plain TCP listener on 127.0.0.1 that accepts every connection, sends ``reply`` (nothing
+    when empty) and keeps the connection open: something that is not a Dask scheduler."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # the listener was shut down
+                return
+            accepted.append(connection)
+            if reply:
+                connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=10)
+        for connection in accepted:
+            connection.close()
+
+
+NOT_A_SCHEDULER = "answered, but not as a Dask scheduler does"
+
+
+@needs_dask
+@pytest.mark.parametrize(
+    ("reply", "rule"),
+    [
+        (b"", "accepted the connection but sent no Dask handshake within 1 s"),
+        (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", NOT_A_SCHEDULER),
+        # a believable length, then bytes that are not framed as distributed frames a message
+        (struct.pack("Q", 24) + b"\x07" * 24, NOT_A_SCHEDULER),
+    ],
+    ids=["silent", "http", "bad-frames"],
+)
+def test_a_listener_that_is_not_a_scheduler_is_refused_within_the_time_limit(
+    cohort: Cohort, tmp_path: Path, reply: bytes, rule: str
+) -> None:
+    """distributed's Client waited forever on the silent listener and asked for 3 EiB on the
+    HTTP reply (a traceback); the handshake is now read first, under the connect timeout."""
+    from kpi_core.cohorts.dask_engine import score_dask
+
+    with listener(reply) as address, pytest.raises(KpiError) as caught:
+        score_dask(cohort.parts[2], tmp_path / "out.parquet", scheduler=address, connect_timeout=1)
+    assert (caught.value.field, caught.value.rule, caught.value.value) == (
+        "scheduler",
+        rule,
+        repr(address),
+    )
+    assert "omit --scheduler to use a local cluster" in str(caught.value)
+    assert sorted(tmp_path.iterdir()) == []
+
+
+@needs_dask
+def test_the_score_command_refuses_a_listener_that_is_not_a_scheduler_in_one_line(
+    cohort: Cohort, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with listener(b"garbage that is not the Dask protocol\n") as address:
+        command = ["score", str(cohort.parts[2]), "-o", str(tmp_path / "out.parquet")]
+        status = main([*command, "--engine", "dask", "--scheduler", address])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err == (
+        f"creator-kpi-mcp score: scheduler {NOT_A_SCHEDULER}; got {address!r} - check the host "
+        "and port (a Dask scheduler listens on 8786 unless told otherwise), or unset "
+        "CREATOR_KPI_DASK_SCHEDULER and omit --scheduler to use a local cluster\n"
+    )
+
+
+@needs_dask
+def test_a_real_scheduler_over_tcp_passes_the_check() -> None:
+    from distributed import LocalCluster
+
+    from kpi_core.cohorts.dask_engine import check_scheduler
+
+    cluster = LocalCluster(
+        n_workers=0,
+        processes=False,
+        protocol="tcp",
+        # typed str, but None is distributed's documented way to turn the dashboard off
+        dashboard_address=None,  # pyright: ignore[reportArgumentType]
+    )
+    with cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        assert check_scheduler(address, 5) is None
+        assert check_scheduler(address.removeprefix("tcp://"), 5) is None
 
 
 def corrupt_a_page(source: Path, target: Path, row_group: int) -> None:

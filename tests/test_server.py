@@ -156,6 +156,37 @@ async def test_creator_strings_are_inert_in_the_summary() -> None:
     assert len(first_line) < 120
 
 
+async def test_the_readmes_weighting_comparison_reproduces_from_the_demo_resource() -> None:
+    """What an assistant can do with nothing but the server: read kpi://demo/creators, send each
+    creator's metrics with its next_gmv to compare_weighting as the README says (equal and
+    tiered, outcome next_gmv, the defaults of 200 resamples and seed 0), and get every line the
+    README quotes (tiered against equal, and the baseline against both), word for word."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    async with Client(build_server()) as client:
+        resource = await client.read_resource("kpi://demo/creators")
+        document = json.loads(resource.contents[0].text)  # type: ignore[union-attr]
+        creators = [
+            {**creator["metrics"], "next_gmv": creator["next_gmv"]}
+            for creator in document["creators"]
+        ]
+        result = await client.call_tool(
+            "compare_weighting",
+            {"creators": creators, "schemes": ["equal", "tiered"], "outcome": "next_gmv"},
+        )
+    assert not result.is_error, result.content
+    quoted = [
+        line
+        for line in readme.splitlines()
+        if line.startswith(
+            ("- tiered versus equal", "- baseline", "- equal ranks", "- tiered ranks")
+        )
+    ]
+    assert len(quoted) == 4
+    answer = result.content[0].text.splitlines()  # type: ignore[union-attr]
+    assert sorted(line for line in answer if line in quoted) == sorted(quoted)
+    assert document["count"] == len(creators) == 48
+
+
 # ---------------------------------------------------------------------------------------------
 # over stdio, as a desktop client runs it
 

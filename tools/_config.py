@@ -28,10 +28,19 @@ ENV_TIME_LIMIT = "CREATOR_KPI_TIME_LIMIT"
 DEFAULT_TIME_LIMIT = 120.0
 #: The experiment store's SQLite file (default: experiments.sqlite3 in the user's data directory).
 ENV_DB = "CREATOR_KPI_DB"
+#: The directory of the server's caches: tool definitions (tools/_registry.py) and compiled
+#: templates (prompts.use_bytecode_cache); "off" turns them off. Default: the user's cache
+#: directory (platformdirs).
+ENV_CACHE_DIR = "CREATOR_KPI_CACHE_DIR"
 #: Tool calls one client may have running at once (a session; over HTTP without a session, an
 #: address); its further calls wait for one to end, so one client cannot take every worker.
 ENV_CALLS_PER_CLIENT = "CREATOR_KPI_CALLS_PER_CLIENT"
 DEFAULT_CALLS_PER_CLIENT = 8
+#: The application's name in the user's directories (as the experiment store's).
+APP_NAME = "creator-kpi-mcp"
+#: The tool definitions cache's file name, and the compiled templates' directory, in it.
+DEFINITIONS_FILE = "tool-definitions.json"
+TEMPLATES_DIR = "templates"
 
 
 def parse_time_limit(text: str) -> float:
@@ -93,10 +102,15 @@ class ServerConfig:
     #: None: the default path of kpi_core.store.default_path().
     store_path: Path | None = None
     calls_per_client: int = DEFAULT_CALLS_PER_CLIENT
+    #: Where the tool definitions cache lives (None: the user's cache directory).
+    cache_dir: Path | None = None
+    #: False when the operator turned the cache off (CREATOR_KPI_CACHE_DIR=off).
+    use_cache: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ServerConfig":
         env = os.environ if environ is None else environ
+        cache = env.get(ENV_CACHE_DIR, "").strip()
         return cls(
             fx_to_default=parse_fx(env.get(ENV_FX, "")),
             time_limit=parse_time_limit(env.get(ENV_TIME_LIMIT, str(DEFAULT_TIME_LIMIT))),
@@ -106,7 +120,25 @@ class ServerConfig:
             calls_per_client=parse_calls_per_client(
                 env.get(ENV_CALLS_PER_CLIENT, "").strip() or str(DEFAULT_CALLS_PER_CLIENT)
             ),
+            cache_dir=Path(cache).expanduser() if cache not in ("", "off") else None,
+            use_cache=cache != "off",
         )
+
+    def cache_path(self) -> Path | None:
+        """The directory of the server's caches (tool definitions, compiled templates), or None
+        when the operator turned them off."""
+        if not self.use_cache:
+            return None
+        if self.cache_dir is not None:
+            return self.cache_dir
+        import platformdirs
+
+        return platformdirs.user_cache_path(APP_NAME, appauthor=False)
+
+    def definitions_cache_file(self) -> Path | None:
+        """The tool definitions cache file, or None when the cache is off."""
+        folder = self.cache_path()
+        return None if folder is None else folder / DEFINITIONS_FILE
 
     @property
     def files_enabled(self) -> bool:

@@ -45,6 +45,7 @@ __all__ = [
     "CallControl",
     "CallStoppedError",
     "PathRedactor",
+    "ProgressMessage",
     "argument_guard",
     "error_result",
     "fair_share",
@@ -88,6 +89,8 @@ class CallStoppedError(Exception):
 
 
 ProgressSender = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
+#: What a call is doing once ``done`` of ``total`` is reported (a sentence rendered by the core).
+ProgressMessage = Callable[[float, float], str]
 
 
 @dataclass
@@ -96,12 +99,18 @@ class CallControl:
 
     stop: threading.Event = field(default_factory=threading.Event)
     send_progress: ProgressSender | None = None
+    describe: ProgressMessage | None = None
 
     def progress(self, done: float, total: float, message: str | None = None) -> None:
-        """Report progress to the client (if it asked) and stop here if the call has ended."""
+        """Report progress to the client (if it asked) and stop here if the call has ended.
+
+        The notification carries ``message``, else what ``describe`` says about this point.
+        """
         if self.stop.is_set():
             raise CallStoppedError
         if self.send_progress is not None:
+            if message is None and self.describe is not None:
+                message = self.describe(done, total)
             anyio.from_thread.run(self.send_progress, done, total, message)
 
 
@@ -124,10 +133,15 @@ async def run_tool(
     *,
     time_limit: float,
     send_progress: ProgressSender | None = None,
+    describe_progress: ProgressMessage | None = None,
 ) -> CallToolResult:
-    """Run a tool's body behind the error edge (see the module docstring)."""
+    """Run a tool's body behind the error edge (see the module docstring).
+
+    A body that reports progress sends the client ``describe_progress``'s sentence with each
+    report (what the call is doing), unless the report brings its own message.
+    """
     started = time.perf_counter()
-    control = CallControl(send_progress=send_progress)
+    control = CallControl(send_progress=send_progress, describe=describe_progress)
     try:
         with anyio.fail_after(time_limit):
             result = await anyio.to_thread.run_sync(body, control, abandon_on_cancel=True)
@@ -243,14 +257,15 @@ def _unknown_arguments(arguments: Mapping[str, Any], tool: Tool) -> list[Problem
     return problems
 
 
-def argument_guard(tools: Mapping[str, Tool]) -> Callable[..., Any]:
-    """Middleware that validates ``tools/call`` arguments against each tool's argument model."""
+def argument_guard(tools: Callable[[str], Tool | None]) -> Callable[..., Any]:
+    """Middleware that validates ``tools/call`` arguments against each tool's argument model;
+    ``tools`` gives the tool of a name (building it if need be), or None for another name."""
 
     async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or not isinstance(ctx.params, Mapping):
             return await call_next(ctx)
         params: Mapping[str, Any] = ctx.params
-        tool = tools.get(str(params.get("name")))
+        tool = tools(str(params.get("name")))
         if tool is None:
             return await call_next(ctx)
         arguments: object = params.get("arguments") or {}

@@ -20,6 +20,7 @@ from kpi_core.compare import (
     WeightingComparison,
     compare_weighting,
 )
+from kpi_core.compare.bootstrap import progress_message
 from kpi_core.errors import InvalidValueError
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
@@ -140,6 +141,7 @@ def build(config: ServerConfig) -> Tool:
             body,
             time_limit=config.time_limit,
             send_progress=ctx.report_progress,
+            describe_progress=progress_message,
         )
 
     return Tool.from_function(

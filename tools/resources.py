@@ -132,9 +132,13 @@ def interventions_document() -> dict[str, Any]:
 
 
 def demo_document() -> dict[str, Any]:
-    from kpi_core.demo import load_demo_cohort
+    """The demo creators: period-1 metrics, and beside them the next period's outcomes, so that
+    compare_weighting can be asked what the README measures (each creator's metrics plus its
+    ``next_gmv``, with ``outcome`` ``next_gmv``)."""
+    from kpi_core.demo import demo_cohort_rows, load_demo_cohort
 
     creators = load_demo_cohort()
+    rows = demo_cohort_rows()  # period 1's metrics plus the next period's outcomes
     return {
         "synthetic": True,
         "note": "Invented creators for trying the tools; not real people or real data.",
@@ -145,8 +149,9 @@ def demo_document() -> dict[str, Any]:
                 "category": creator["category"],
                 "follower_count": creator["follower_count"],
                 "metrics": creator["period_1"],
+                **{name: value for name, value in row.items() if name not in creator["period_1"]},
             }
-            for creator in creators
+            for creator, row in zip(creators, rows, strict=True)
         ],
     }
 
@@ -192,7 +197,12 @@ def register_resources(server: MCPServer) -> None:
         "kpi://demo/creators",
         name="demo_creators",
         title="Demo creators (synthetic)",
-        description="The built-in synthetic demo creators with their period-1 metrics.",
+        description=(
+            "The built-in synthetic demo creators: period-1 metrics, and the next period's "
+            "outcomes (next_gmv, next_orders). To compare weightings as the README does, call "
+            "compare_weighting with creators = each creator's metrics plus its next_gmv and "
+            "outcome next_gmv."
+        ),
         mime_type=JSON,
     )
     def demo_creators() -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`score_cohort`: rank many creators at once, from a list, a file or a pasted CSV."""
 
+from functools import partial
 from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
@@ -7,7 +8,13 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.cohorts.cohort import MAX_TOP_N, CohortResult, SortKey, score_cohort
+from kpi_core.cohorts.cohort import (
+    MAX_TOP_N,
+    CohortResult,
+    SortKey,
+    progress_message,
+    score_cohort,
+)
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
 from tools._config import ServerConfig
@@ -135,8 +142,13 @@ def build(config: ServerConfig) -> Tool:
             result = _score(config, roots, (creators, path, csv_text), reading, options)
             return ok_result(result.summary, result)
 
+        reads_a_file = path is not None or csv_text is not None
         return await run_tool(
-            "score_cohort", body, time_limit=config.time_limit, send_progress=ctx.report_progress
+            "score_cohort",
+            body,
+            time_limit=config.time_limit,
+            send_progress=ctx.report_progress,
+            describe_progress=partial(progress_message, reading=reads_a_file),
         )
 
     return Tool.from_function(

@@ -13,23 +13,19 @@ of ``@modelcontextprotocol/ext-apps``, so the page loads nothing from the networ
 
 from typing import Annotated
 
-from mcp.server.apps import Apps
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 
 from kpi_core.scorecard import TOP_BOTTLENECKS, TOP_RECOMMENDATIONS, Scorecard, scorecard
-from prompts import TEMPLATE_DIR
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
+from tools._scorecard_view import SCORECARD_HTML, SCORECARD_URI, apps
 from tools._shared import UNITS_NOTE, CurrencyArg, MetricsArg, WeightingArg
 from tools._store import open_store, recommend_evidence
 
-__all__ = ["SCORECARD_URI", "apps", "build"]
+__all__ = ["SCORECARD_HTML", "SCORECARD_URI", "apps", "build"]
 
-SCORECARD_URI = "ui://creator-kpi/scorecard.html"
-#: The built, self-contained view (see the module docstring for how it is made).
-SCORECARD_HTML = TEMPLATE_DIR / "scorecard.html"
 DESCRIPTION = f"""Show one TikTok creator's revenue scorecard (an interactive view in hosts with
 MCP Apps; the same data as structured content everywhere else).
 
@@ -41,27 +37,6 @@ and the overall score under tiered and under equal weighting, side by side), `ed
 (what the view's what-if form may change, with kind and valid range) and `metrics` (the inputs,
 under canonical names, for re-scoring). The view's what-if form calls this tool again with one
 metric changed. {UNITS_NOTE}"""
-
-
-def apps() -> Apps:
-    """The Apps extension carrying the scorecard view (pass it to ``MCPServer(extensions=...)``).
-
-    Reads the built view from disk once, when the server is built.
-    """
-    extension = Apps()
-    extension.add_html_resource(
-        SCORECARD_URI,
-        SCORECARD_HTML.read_text(encoding="utf-8"),
-        name="scorecard",
-        title="Creator scorecard",
-        description=(
-            "Interactive view of show_scorecard's result: overall score and band, the 13 KPIs "
-            "against their benchmarks, bottlenecks, recommendations, tiered vs equal weights "
-            "and a what-if form. Self-contained: it loads nothing from the network."
-        ),
-        prefers_border=True,
-    )
-    return extension
 
 
 def build(config: ServerConfig) -> Tool:

@@ -231,6 +231,34 @@ class CohortResult(BaseModel):
 # progress
 
 
+#: The steps of scoring a cohort on the 0-100 progress scale, each with where it ends. A list's
+#: validation reports as it goes; a file's call reads it first (up to ``READING_END``) and maps
+#: these steps into the rest of the scale.
+STEP_ENDS: tuple[tuple[str, float], ...] = (
+    ("validating", 60.0),
+    ("scoring", 70.0),
+    ("ranking", 85.0),
+    ("summarising", 100.0),
+)
+_END = dict(STEP_ENDS)
+#: Where reading a file ends on a file call's 0-100 scale.
+READING_END = 20.0
+
+
+def progress_message(done: float, total: float, *, reading: bool = False) -> str:
+    """What a cohort call is doing once ``done`` of ``total`` is reported: the step under way
+    (``reading`` when the call reads a file first), for a progress notification."""
+    from prompts import render
+
+    percent = 100.0 * done / total if total > 0 else 0.0
+    if reading and percent < READING_END:
+        stage = "reading"
+    else:
+        scaled = (percent - READING_END) / (1.0 - READING_END / 100.0) if reading else percent
+        stage = next((step for step, end in STEP_ENDS if scaled < end), "done")
+    return render("progress.txt.j2", task="cohort", stage=stage, percent=round(percent))
+
+
 class _Reporter:
     """Forwards strictly increasing progress on a 0-100 scale, mapped into [start, end]."""
 
@@ -351,12 +379,12 @@ def _score_rows(
         currency=currency,
         fx_to_default=fx_to_default,
         unknown="reject",
-        progress=lambda done: reporter(60.0 * done),
+        progress=lambda done: reporter(_END["validating"] * done),
     )
-    reporter(60.0)
+    reporter(_END["validating"])
     n = validated.rows
     out = score_arrays(validated.columns, scheme.vector, n=n, intervals=True, missing=missing)
-    reporter(70.0)
+    reporter(_END["scoring"])
     overall = out.overall
     if validated.rejected.any():
         overall[validated.rejected] = np.nan
@@ -575,7 +603,7 @@ def _result(
     candidates = np.flatnonzero(eligible & ~np.isnan(key))
     top = _top_rows(key, scores.overall, candidates, top_n, scores)
     leaderboard = _leaderboard(scores, key, top)
-    reporter(85.0)
+    reporter(_END["ranking"])
     rejected, rejected_total = _rejected(scores)
     result = CohortResult(
         summary="",
@@ -595,7 +623,7 @@ def _result(
         currency=scores.currency,
         model_version=load_catalogue().model_version,
     )
-    reporter(100.0)
+    reporter(_END["summarising"])
     return result
 
 

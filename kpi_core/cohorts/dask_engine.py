@@ -24,9 +24,10 @@ the workers and to the caller at the same path (a shared file system). The MCP t
 cluster; a server configured with a scheduler address may pass it on.
 
 Failures raise :class:`~kpi_core.errors.KpiError` with the culprit named: a scheduler that does
-not answer within ``connect_timeout`` seconds (its address), a corrupt or unreadable input (the
-file, and the partition's index and row groups), a worker lost while scoring (the partition). On
-any failure ``dst`` is left as it was and the temporary directory is removed.
+not answer within ``connect_timeout`` seconds, or an address where something else answers (the
+address; :func:`check_scheduler` reads the scheduler's handshake first), a corrupt or unreadable
+input (the file, and the partition's index and row groups), a worker lost while scoring (the
+partition). On any failure ``dst`` is left as it was and the temporary directory is removed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import importlib
 import itertools
 import os
 import shutil
+import socket
+import struct
 import tempfile
 import time
 import uuid
@@ -72,6 +75,7 @@ __all__ = [
     "DEFAULT_PARTITION_ROWS",
     "SCHEDULER_ENV",
     "PartitionFailure",
+    "check_scheduler",
     "local_cluster",
     "score_dask",
     "score_dataframe",
@@ -85,6 +89,10 @@ SCHEDULER_ENV = "CREATOR_KPI_DASK_SCHEDULER"
 DEFAULT_PARTITION_ROWS = 250_000
 #: Seconds to wait for a scheduler before giving up.
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: The largest first message a scheduler is believed to send (its handshake is about 60 bytes).
+_MAX_HANDSHAKE_BYTES = 64 * 1024
+#: The scheduler's port when an address gives none (Dask's default).
+_DEFAULT_SCHEDULER_PORT = 8786
 #: glibc's mmap threshold in the local cluster's worker processes (see local_cluster).
 _MMAP = 64 * 2**20
 #: Seconds to wait, after a failure, for running partitions to finish writing.
@@ -371,6 +379,92 @@ def local_cluster(n_workers: int | None = None, *, processes: bool = True) -> Lo
         )
 
 
+def _use_local_cluster() -> str:
+    return f"unset {SCHEDULER_ENV} and omit --scheduler to use a local cluster"
+
+
+def _unreachable(address: str, timeout: float, error: BaseException) -> KpiError:
+    return KpiError(
+        "scheduler",
+        f"could not be reached within {timeout:g} s",
+        address,
+        f"check that a Dask scheduler listens there ({_describe(error)}), or "
+        + _use_local_cluster(),
+    )
+
+
+def _not_a_scheduler(address: str, rule: str) -> KpiError:
+    return KpiError(
+        "scheduler",
+        rule,
+        address,
+        f"check the host and port (a Dask scheduler listens on {_DEFAULT_SCHEDULER_PORT} unless "
+        "told otherwise), or " + _use_local_cluster(),
+    )
+
+
+def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
+    """Exactly ``size`` bytes before ``deadline`` (``socket.timeout`` when they do not come,
+    ``ConnectionError`` when the peer closes first)."""
+    chunks: list[bytes] = []
+    missing = size
+    while missing:
+        connection.settimeout(max(0.001, deadline - time.monotonic()))
+        chunk = connection.recv(min(missing, 65536))
+        if not chunk:
+            raise ConnectionError("the connection was closed")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _is_handshake(message: bytes) -> bool:
+    """Whether ``message`` (after its 8-byte length) is framed as distributed frames a message:
+    a frame count, each frame's length, and frames that fill the rest exactly."""
+    if len(message) < 16:
+        return False
+    (count,) = struct.unpack_from("Q", message)
+    if not 1 <= count <= (len(message) - 8) // 8:
+        return False
+    sizes = struct.unpack_from(f"{count}Q", message, 8)
+    return 8 * (1 + count) + sum(sizes) == len(message)
+
+
+def check_scheduler(address: str, timeout: float) -> None:
+    """Refuse an address where no Dask scheduler answers, all within ``timeout`` seconds.
+
+    distributed's ``Client`` waits without a limit on a listener that accepts a connection and
+    says nothing, and reads the first 8 bytes of any other reply as a message length (an HTTP
+    server's reply asks it for 3 EiB). A scheduler speaks first: on each new connection it sends
+    its handshake, an 8-byte length and that many bytes framed as distributed frames a message.
+    This reads that much, before the deadline, and checks that the framing adds up; it then
+    closes the connection. Only ``tcp://`` addresses (and addresses without a scheme) are
+    checked; TLS and the other transports are left to distributed. Raises
+    :class:`~kpi_core.errors.KpiError` naming the address; ``OSError`` when nothing listens.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme != "tcp":
+        return
+    host, port = parse_host_port(location, _DEFAULT_SCHEDULER_PORT)
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as connection:
+        try:
+            (length,) = struct.unpack("Q", _receive(connection, 8, deadline))
+            if not 16 <= length <= _MAX_HANDSHAKE_BYTES:
+                raise _not_a_scheduler(address, "answered, but not as a Dask scheduler does")
+            message = _receive(connection, length, deadline)
+        except TimeoutError:
+            rule = f"accepted the connection but sent no Dask handshake within {timeout:g} s"
+            raise _not_a_scheduler(address, rule) from None
+        except ConnectionError:
+            rule = "closed the connection without sending a Dask handshake"
+            raise _not_a_scheduler(address, rule) from None
+    if not _is_handshake(message):
+        raise _not_a_scheduler(address, "answered, but not as a Dask scheduler does")
+
+
 @contextlib.contextmanager
 def _connect(
     scheduler: str | None, connect_timeout: float, n_workers: int | None
@@ -385,15 +479,10 @@ def _connect(
             yield client, "the local cluster"
         return
     try:
+        check_scheduler(address, connect_timeout)
         client = Client(address, timeout=connect_timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as error:
-        raise KpiError(
-            "scheduler",
-            f"could not be reached within {connect_timeout:g} s",
-            address,
-            f"check that a Dask scheduler listens there ({_describe(error)}), or unset "
-            f"{SCHEDULER_ENV} and omit --scheduler to use a local cluster",
-        ) from error
+        raise _unreachable(address, connect_timeout, error) from error
     with client:
         yield client, address
 

@@ -26,6 +26,7 @@ import numpy as np
 from kpi_core.catalogue import KPI_IDS, load_catalogue
 from kpi_core.cohorts.cohort import (
     MAX_REJECTED_LISTED,
+    READING_END,
     CohortResult,
     CohortSource,
     Distribution,
@@ -186,7 +187,7 @@ def score_cohort_text(
 
 
 def _ingest(source: TableSource, options: IngestOptions, reporter: _Reporter) -> Ingested:
-    reading = reporter.sub(0.0, 20.0)
+    reading = reporter.sub(0.0, READING_END)
     batches = [0]
 
     def checkpoint(rows: int) -> None:
@@ -227,7 +228,7 @@ def score_ingested(
     else:
         if len(ingested.creators) == 0:
             raise _nothing_usable(ingested, shown)
-        inner = reporter.sub(20.0, 100.0)
+        inner = reporter.sub(READING_END, 100.0)
         scores = _score_rows(ingested.creators, weighting, currency, fx_to_default, inner)
         result = _result(
             scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=inner

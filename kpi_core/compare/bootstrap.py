@@ -32,7 +32,15 @@ from kpi_core.compare.ranks import (
     top_k_dcg,
 )
 
-__all__ = ["CI_LEVEL", "PROGRESS_STEPS", "Quality", "interval", "measure_quality", "optional"]
+__all__ = [
+    "CI_LEVEL",
+    "PROGRESS_STEPS",
+    "Quality",
+    "interval",
+    "measure_quality",
+    "optional",
+    "progress_message",
+]
 
 #: Coverage of every interval.
 CI_LEVEL = 0.95
@@ -108,6 +116,14 @@ class Quality:
             ndcg_ci_low=ndcg_low,
             ndcg_ci_high=ndcg_high,
         )
+
+
+def progress_message(done: float, total: float) -> str:
+    """What the comparison is doing once ``done`` of ``total`` resamples are measured (the
+    progress :func:`measure_quality` reports), for a progress notification."""
+    from prompts import render
+
+    return render("progress.txt.j2", task="bootstrap", done=round(done), total=round(total))
 
 
 def measure_quality(

@@ -15,8 +15,9 @@ one estimated difference with its standard error on the absolute or the log-rati
   covariate), with the ANCOVA's residual variance ``sigma^2 = (S_yy - theta S_xy) / (N - k - 1)``
   and ``Var(a_j - a_0) = sigma^2 (1/n_j + 1/n_0 + (x_j - x_0)^2 / S_xx)``.
 
-Distributions: z quantiles from :class:`statistics.NormalDist`; scipy only inside the helpers
-that need a t or chi-square distribution, never at module import.
+Distributions: z quantiles from :class:`statistics.NormalDist` and the chi-square tail in closed
+form, so a proportion's analysis imports no scipy; Student's t from ``scipy.special``, imported
+inside its helpers on first use, never at module import.
 """
 
 from __future__ import annotations
@@ -61,24 +62,23 @@ def normal_cdf(value: float) -> float:
     return _STANDARD_NORMAL.cdf(value)
 
 
-class _Distribution(Protocol):
-    """The methods used of a scipy.stats distribution with one shape parameter."""
+class _StudentT(Protocol):
+    """The functions used of ``scipy.special``: Student's t CDF and its inverse."""
 
-    def cdf(self, x: float, df: float) -> float: ...
+    def stdtr(self, df: float, t: float) -> float: ...
 
-    def sf(self, x: float, df: float) -> float: ...
-
-    def ppf(self, q: float, df: float) -> float: ...
+    def stdtrit(self, df: float, p: float) -> float: ...
 
 
-def _scipy_distribution(name: Literal["t", "chi2"]) -> _Distribution:
-    """``scipy.stats.<name>``, imported on first use (never at module import).
+def _student_t() -> _StudentT:
+    """``scipy.special``, imported on first use (never at module import).
 
-    scipy ships without type stubs; importing it by name and casting here keeps the unknown
-    types at this one boundary instead of at every call.
+    ``scipy.stats.t`` computes its cdf, sf and ppf with these same two functions
+    (``stdtr(df, x)``, ``stdtr(df, -x)``, ``stdtrit(df, q)``), so the numbers are the same;
+    ``scipy.special`` alone imports in a fraction of ``scipy.stats``'s time. scipy ships without
+    type stubs; importing it by name and casting keeps the unknown types at this one boundary.
     """
-    stats = importlib.import_module("scipy.stats")
-    return cast("_Distribution", getattr(stats, name))
+    return cast("_StudentT", importlib.import_module("scipy.special"))
 
 
 def t_cdf(statistic: float, df: float | None) -> float:
@@ -86,26 +86,48 @@ def t_cdf(statistic: float, df: float | None) -> float:
     if df is None:
         return _STANDARD_NORMAL.cdf(statistic)
     if statistic > 0.0:  # the upper tail directly, so a tiny tail keeps its precision
-        return 1.0 - float(_scipy_distribution("t").sf(statistic, df))
-    return float(_scipy_distribution("t").cdf(statistic, df))
+        return 1.0 - float(_student_t().stdtr(df, -statistic))
+    return float(_student_t().stdtr(df, statistic))
 
 
 def t_sf(statistic: float, df: float | None) -> float:
     """P(T > statistic) (normal when ``df`` is None)."""
     if df is None:
         return _STANDARD_NORMAL.cdf(-statistic)
-    return float(_scipy_distribution("t").sf(statistic, df))
+    return float(_student_t().stdtr(df, -statistic))
 
 
 def t_quantile(probability: float, df: float | None) -> float:
     """The ``probability`` quantile of Student's t (of the normal when ``df`` is None)."""
     if df is None:
         return z_quantile(probability)
-    return float(_scipy_distribution("t").ppf(probability, df))
+    return float(_student_t().stdtrit(df, probability))
 
 
 def chi2_sf(statistic: float, df: int) -> float:
-    return float(_scipy_distribution("chi2").sf(statistic, df))
+    """P(X > statistic) for chi-square with a whole number ``df`` of degrees of freedom, in
+    closed form (no scipy, so the SRM check of a first analysis imports nothing heavy).
+
+    With ``y = statistic / 2``: for even ``df = 2m``, ``Q = e^-y sum_{k<m} y^k / k!`` (the
+    Poisson tail); for odd ``df = 2m + 1``, ``Q = erfc(sqrt(y)) + sum_{k=1..m} e^-y
+    y^(k - 1/2) / Gamma(k + 1/2)`` (Abramowitz and Stegun 26.4.4 and 26.4.5). Every term is
+    positive and is summed from its logarithm, so nothing cancels or overflows; the tests check
+    it against ``scipy.stats.chi2.sf``.
+    """
+    if df < 1:
+        raise ValueError(f"chi-square needs at least 1 degree of freedom; got {df}")
+    if not statistic > 0.0:
+        return 1.0
+    half = statistic / 2.0
+    log_half = math.log(half)
+    if df % 2 == 0:
+        terms = [k * log_half - math.lgamma(k + 1.0) for k in range(df // 2)]
+        total = 0.0
+    else:
+        terms = [(k - 0.5) * log_half - math.lgamma(k + 0.5) for k in range(1, df // 2 + 1)]
+        total = math.erfc(math.sqrt(half))
+    total += math.fsum(math.exp(term - half) for term in terms)
+    return min(1.0, total)
 
 
 # --------------------------------------------------------------------------------------------
