@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -186,7 +187,6 @@ def test_studio_style_english_headers_are_recognised(tmp_path: Path) -> None:
 
 
 def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_path: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
