@@ -26,6 +26,7 @@ from prompts import use_bytecode_cache
 from tools._config import TEMPLATES_DIR, ServerConfig
 from tools._edge import argument_guard, fair_share, redact_paths
 from tools._registry import DefinitionsCache, RegistryServer, ToolRegistry, source_key
+from tools._schema import lean
 from tools._scorecard_view import apps
 from tools._warmup import Step, Warmup
 from tools.prompts import register_prompts
@@ -78,7 +79,7 @@ SOURCES = tuple(
 def _builder(module: str, name: str, config: ServerConfig) -> Callable[[], Tool]:
     def build() -> Tool:
         built: Tool = getattr(import_module(f"tools.{module}"), name)(config)
-        return built
+        return lean(built)
 
     return build
 

@@ -29,7 +29,9 @@ from kpi_core.catalogue import KPI_IDS, Catalogue, Direction, load_catalogue
 from kpi_core.errors import InvalidValueError
 from kpi_core.funnel import Scenario, score_scenarios
 from kpi_core.metrics import CreatorMetrics
-from kpi_core.scoring import Band, KpiResult, ScoredCreator, assess
+from kpi_core.score_models import DetailLevel
+from kpi_core.scoring import Band, KpiResult, ScoredCreator, assess, check_detail, significant
+from kpi_core.standing import points, strengths, weaknesses
 from kpi_core.weights import Weighting, WeightingArg
 from prompts import render
 
@@ -69,12 +71,16 @@ class MetricGap(BaseModel):
     metric: str
     value: float = Field(description="The creator's value (after derivation).")
     benchmark: float = Field(description="What a typical creator of this size achieves.")
-    direction: Direction
-    normalised: float = Field(description="0..1 score of the value.")
-    benchmark_normalised: float = Field(description="0..1 score of the benchmark value.")
     below_benchmark: bool = Field(description="True when the value is worse than the benchmark.")
-    derived: bool = Field(description="True when the value was computed from other metrics.")
     text: str
+    direction: Direction | None = None
+    normalised: float | None = Field(default=None, description="0..1 score of the value.")
+    benchmark_normalised: float | None = Field(
+        default=None, description="0..1 score of the benchmark value."
+    )
+    derived: bool | None = Field(
+        default=None, description="True when the value was computed from other metrics."
+    )
 
 
 class Bottleneck(BaseModel):
@@ -84,16 +90,16 @@ class Bottleneck(BaseModel):
 
     kpi: str
     label: str
-    tier: int
     impact: float = Field(
         description="100 x effective_weight x gap: overall points gained at the benchmark score."
     )
     gap: float = Field(description="benchmark_score - score (0..1), floored at 0.")
     score: float
     benchmark_score: float
-    weight: float = Field(description="Nominal weight under the scheme.")
-    effective_weight: float = Field(description="Weight renormalised over the scored KPIs.")
     metrics: list[MetricGap] = Field(description="The KPI's metrics, largest shortfall first.")
+    tier: int | None = None
+    weight: float | None = Field(default=None, description="Nominal weight under the scheme.")
+    effective_weight: float | None = Field(default=None, description="Weight in the overall score.")
 
 
 class FunnelStep(BaseModel):
@@ -102,7 +108,9 @@ class FunnelStep(BaseModel):
     model_config = _RESULT_CONFIG
 
     step: FunnelStepId
-    metric: str = Field(description="The metric that measures the step.")
+    metric: str = Field(
+        description="The metric the rate is (orders kept after refunds: '1 - refund_rate')."
+    )
     rate: float | None = Field(description="Share passing the step; null when unknown.")
     benchmark: float
     ratio_to_benchmark: float | None = Field(description="rate / benchmark; below 1 leaks.")
@@ -171,7 +179,7 @@ class DataGap(BaseModel):
     label: str
     weight: float = Field(description="Nominal weight the overall score is missing.")
     metrics: list[str]
-    derivable: list[DerivableMetric]
+    derivable: list[DerivableMetric] | None = None
 
 
 class Diagnosis(BaseModel):
@@ -284,7 +292,7 @@ def _funnel(scored: ScoredCreator) -> Funnel:
         ),
         (
             "orders_to_net",
-            "refund_rate",
+            "1 - refund_rate",
             None if refund is None else 1.0 - refund,
             1.0 - benchmarks["refund_rate"],
             orders,
@@ -393,15 +401,18 @@ def diagnose(
     *,
     currency: str | None = None,
     fx_to_default: Mapping[str, float] | None = None,
+    detail: DetailLevel = "full",
 ) -> Diagnosis:
     """Rank a creator's bottlenecks and show what reaching the benchmarks would be worth.
 
     ``metrics`` and ``weighting`` are those of :func:`kpi_core.score` (``"tiered"`` by default),
     or ``metrics`` is a creator :func:`kpi_core.scoring.assess` already validated and scored,
     which is reused as it is. ``top_n`` (1-13) bounds the bottlenecks shown (and the what-ifs). A
-    bad argument raises a :class:`~kpi_core.errors.KpiError` naming the field.
+    bad argument raises a :class:`~kpi_core.errors.KpiError` naming the field. ``detail``
+    "summary" gives the compact answer of the ``diagnose`` tool (:func:`brief`).
     """
     shown_count = _check_top_n(top_n)
+    compact = check_detail(detail) == "summary"
     scored = assess(metrics, weighting, currency=currency, fx_to_default=fx_to_default)
     result = scored.result
     bottlenecks = _bottlenecks(scored)
@@ -428,7 +439,7 @@ def diagnose(
         gap_count=len(data_gaps),
         coverage=result.coverage,
     )
-    return Diagnosis(
+    diagnosis = Diagnosis(
         summary=summary,
         creator_id=result.creator_id,
         overall_score=result.overall_score,
@@ -445,44 +456,122 @@ def diagnose(
         data_gaps=data_gaps,
         model_version=result.model_version,
     )
+    return brief(diagnosis) if compact else diagnosis
+
+
+def _brief_metric(item: MetricGap) -> MetricGap:
+    return item.model_copy(
+        update={
+            "value": significant(item.value),
+            "benchmark": significant(item.benchmark),
+            "direction": None,
+            "normalised": None,
+            "benchmark_normalised": None,
+            "derived": None,
+        }
+    )
+
+
+def _brief_scenario(item: WhatIfScenario) -> WhatIfScenario:
+    return item.model_copy(
+        update={
+            "overall_score": significant(item.overall_score),
+            "uplift": significant(item.uplift),
+        }
+    )
+
+
+def brief(diagnosis: Diagnosis) -> Diagnosis:
+    """The compact answer: scores and points to 4 significant digits, each bottleneck's
+    metrics as value against benchmark (their normalised scores, weights and the ways to derive
+    a missing metric come with detail="full")."""
+    bottlenecks = [
+        item.model_copy(
+            update={
+                "impact": significant(item.impact),
+                "gap": significant(item.gap),
+                "score": significant(item.score),
+                "benchmark_score": significant(item.benchmark_score),
+                "tier": None,
+                "weight": None,
+                "effective_weight": None,
+                "metrics": [_brief_metric(metric) for metric in item.metrics],
+            }
+        )
+        for item in diagnosis.bottlenecks
+    ]
+    strengths_shown = [
+        item.model_copy(
+            update={
+                "score": significant(item.score),
+                "benchmark_score": significant(item.benchmark_score),
+                "margin": significant(item.margin),
+            }
+        )
+        for item in diagnosis.strengths
+    ]
+    steps = [
+        step.model_copy(
+            update={
+                "ratio_to_benchmark": None
+                if step.ratio_to_benchmark is None
+                else significant(step.ratio_to_benchmark)
+            }
+        )
+        for step in diagnosis.funnel.steps
+    ]
+    what_if = diagnosis.what_if
+    return diagnosis.model_copy(
+        update={
+            "overall_score": significant(diagnosis.overall_score),
+            "coverage": significant(diagnosis.coverage),
+            "bottlenecks": bottlenecks,
+            "strengths": strengths_shown,
+            "funnel": diagnosis.funnel.model_copy(update={"steps": steps}),
+            "what_if": what_if.model_copy(
+                update={
+                    "baseline_score": significant(what_if.baseline_score),
+                    "each": [_brief_scenario(item) for item in what_if.each],
+                    "together": None
+                    if what_if.together is None
+                    else _brief_scenario(what_if.together),
+                }
+            ),
+            "data_gaps": [
+                gap.model_copy(update={"derivable": None}) for gap in diagnosis.data_gaps
+            ],
+        }
+    )
 
 
 def _bottlenecks(scored: ScoredCreator) -> list[Bottleneck]:
-    """Every scored KPI below its benchmark score, largest impact first (ties: KPI id)."""
-    bottlenecks = [
+    """The creator's weaknesses (kpi_core.standing), largest impact first (ties: KPI id)."""
+    return [
         Bottleneck(
             kpi=item.kpi,
             label=item.label,
             tier=item.tier,
             impact=scored.impact(item.kpi),
             gap=scored.gap(item.kpi),
-            score=item.score,
+            score=item.score or 0.0,
             benchmark_score=item.benchmark_score,
             weight=item.weight,
             effective_weight=item.effective_weight,
             metrics=_metric_gaps(scored, item),
         )
-        for item in scored.result.kpis
-        if item.score is not None and scored.gap(item.kpi) > 0.0
+        for item in weaknesses(scored.result.kpis)
     ]
-    bottlenecks.sort(key=lambda b: (-b.impact, b.kpi))
-    return bottlenecks
 
 
 def _strengths(scored: ScoredCreator) -> list[Strength]:
-    """Every scored KPI above its benchmark score, largest margin first (ties: KPI id)."""
-    strengths = [
+    """The creator's strengths (kpi_core.standing), largest margin first (ties: KPI id)."""
+    return [
         Strength(
             kpi=item.kpi,
             label=item.label,
-            score=item.score,
+            score=item.score or 0.0,
             benchmark_score=item.benchmark_score,
-            margin=100.0 * item.effective_weight * (item.score - item.benchmark_score),
+            margin=points(item),
         )
-        for item in scored.result.kpis
-        if item.score is not None
-        and not item.imputed
-        and item.score - item.benchmark_score > EPSILON
+        for item in strengths(scored.result.kpis)
     ]
-    strengths.sort(key=lambda s: (-s.margin, s.kpi))
-    return strengths

@@ -53,7 +53,8 @@ from kpi_core.interventions import (
     load_interventions,
 )
 from kpi_core.metrics import CreatorMetrics
-from kpi_core.scoring import ScoredCreator, assess
+from kpi_core.score_models import DetailLevel
+from kpi_core.scoring import ScoredCreator, assess, check_detail, significant
 from kpi_core.weights import Weighting, WeightingArg
 from prompts import inert, render
 
@@ -156,12 +157,12 @@ class Recommendation(BaseModel):
     ab_test: AbTestArgs
     experiment: ExperimentInfo
     target_metric: str
-    steps: list[str]
     effort: Effort
-    effort_cost: float
     feasibility: float
     time_to_effect_days: int
-    objective_multiplier: float
+    steps: list[str] | None = Field(default=None, description="Also in text; detail='full'.")
+    effort_cost: float | None = None
+    objective_multiplier: float | None = None
 
 
 class Recommendations(BaseModel):
@@ -383,6 +384,7 @@ def recommend(
     *,
     currency: str | None = None,
     fx_to_default: Mapping[str, float] | None = None,
+    detail: DetailLevel = "full",
 ) -> Recommendations:
     """Prioritised interventions for a creator's bottlenecks (see the module docstring).
 
@@ -390,8 +392,10 @@ def recommend(
     scored by :func:`kpi_core.scoring.assess` is reused as it is); ``max_items`` (1-20) caps
     the list; ``objective`` is ``balanced``, ``grow_gmv``, ``improve_conversion`` or
     ``build_audience``; ``evidence`` maps intervention ids to recorded results. A bad argument
-    raises a :class:`~kpi_core.errors.KpiError` naming the field.
+    raises a :class:`~kpi_core.errors.KpiError` naming the field. ``detail`` "summary" gives
+    the compact answer of the ``recommend`` tool (:func:`brief`).
     """
+    compact = check_detail(detail) == "summary"
     cap = _check_max_items(max_items)
     goal = _check_objective(objective)
     recorded = _check_evidence(evidence)
@@ -427,7 +431,7 @@ def recommend(
         top_unit=None if top is None else top.ab_test.unit,
         max_items=MAX_ITEMS,
     )
-    return Recommendations(
+    answer = Recommendations(
         summary=summary,
         creator_id=result.creator_id,
         objective=goal,
@@ -437,6 +441,31 @@ def recommend(
         total=len(ranked),
         max_items=cap,
         model_version=result.model_version,
+    )
+    return brief(answer) if compact else answer
+
+
+def brief(answer: Recommendations) -> Recommendations:
+    """The compact answer: priorities and uplifts to 4 significant digits; the steps (already
+    in each text), effort cost and objective multiplier come with detail="full"."""
+    items = [
+        item.model_copy(
+            update={
+                "priority": significant(item.priority),
+                "expected_uplift": Uplift(
+                    low=significant(item.expected_uplift.low),
+                    mid=significant(item.expected_uplift.mid),
+                    high=significant(item.expected_uplift.high),
+                ),
+                "steps": None,
+                "effort_cost": None,
+                "objective_multiplier": None,
+            }
+        )
+        for item in answer.recommendations
+    ]
+    return answer.model_copy(
+        update={"overall_score": significant(answer.overall_score), "recommendations": items}
     )
 
 

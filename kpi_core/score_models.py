@@ -158,6 +158,11 @@ class ScoreAnswer(_Compact):
     """``score_creator``'s answer: the score, its interval and the 13 KPIs in brief."""
 
     summary: str = Field(description="What to say first (the same text as the text content).")
+    creator_ref: str = Field(
+        default="",
+        description="Handle of this record: pass it to diagnose, recommend, show_scorecard or "
+        "compare_weighting instead of metrics.",
+    )
     creator_id: str | SkipJsonSchema[None] = None
     overall_score: float = Field(description="0-100, with every nominal weight counted.")
     score_interval: ScoreInterval

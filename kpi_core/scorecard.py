@@ -19,7 +19,7 @@ from kpi_core.diagnosis import Bottleneck, WhatIf, diagnose
 from kpi_core.kernel import score_arrays
 from kpi_core.metrics import CreatorMetrics
 from kpi_core.recommendations import EvidenceArg, Recommendation, recommend
-from kpi_core.scoring import Band, ScoredCreator, ScoreResult, assess
+from kpi_core.scoring import Band, ScoredCreator, ScoreResult, assess, significant
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 from prompts import inert, render
 
@@ -30,7 +30,9 @@ __all__ = [
     "EditableMetric",
     "SchemeOverall",
     "Scorecard",
+    "ScorecardAnswer",
     "scorecard",
+    "scorecard_answer",
 ]
 
 #: Bottlenecks and recommendations the scorecard shows.
@@ -90,6 +92,82 @@ class Scorecard(BaseModel):
     )
     weighting: str | dict[str, float] = Field(description="The weighting argument used.")
     model_version: str
+
+
+class BriefItem(BaseModel):
+    """A bottleneck or a recommendation as the compact scorecard names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kpi: str
+    label: str = Field(description="The KPI's label, or the recommendation's title.")
+    points: float = Field(
+        description="A bottleneck's impact, or a recommendation's mid expected uplift "
+        "(overall score points)."
+    )
+    id: str | None = Field(default=None, description="The recommendation's id.")
+
+
+class SchemeBrief(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    overall_score: float
+    band: Band
+
+
+class ScorecardAnswer(BaseModel):
+    """``show_scorecard``'s answer: what a model reads (the view's whole :class:`Scorecard`
+    travels beside it, in the result's ``_meta``; ``card`` holds it with detail="full")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: str = Field(description="What to say first (the same text as the text content).")
+    creator_id: str | None = None
+    overall_score: float
+    band: Band
+    coverage: float
+    bottlenecks: list[BriefItem] = Field(description="The top bottlenecks, largest impact first.")
+    bottlenecks_total: int
+    recommendations: list[BriefItem] = Field(description="The top recommendations.")
+    recommendations_total: int
+    schemes: list[SchemeBrief] = Field(description="The overall score under each scheme.")
+    model_version: str
+    card: Scorecard | None = Field(default=None, description="The whole scorecard (full).")
+
+
+def scorecard_answer(card: Scorecard, *, full: bool = False) -> ScorecardAnswer:
+    """The compact answer to a :class:`Scorecard` (scores to 4 significant digits)."""
+    return ScorecardAnswer(
+        summary=card.summary,
+        creator_id=card.creator_id,
+        overall_score=significant(card.score.overall_score),
+        band=card.score.band,
+        coverage=significant(card.score.coverage),
+        bottlenecks=[
+            BriefItem(kpi=item.kpi, label=item.label, points=significant(item.impact))
+            for item in card.bottlenecks
+        ],
+        bottlenecks_total=card.bottlenecks_total,
+        recommendations=[
+            BriefItem(
+                kpi=item.kpi,
+                label=item.title,
+                points=significant(item.expected_uplift.mid),
+                id=item.id,
+            )
+            for item in card.recommendations
+        ],
+        recommendations_total=card.recommendations_total,
+        schemes=[
+            SchemeBrief(
+                name=item.name, overall_score=significant(item.overall_score), band=item.band
+            )
+            for item in card.schemes
+        ],
+        model_version=card.model_version,
+        card=card if full else None,
+    )
 
 
 def _editable_metrics() -> list[EditableMetric]:

@@ -24,6 +24,7 @@ from kpi_core.errors import InvalidValueError, KpiError, Problem
 from kpi_core.kernel import DERIVATIONS, KernelOutput, Missing, normalise, score_arrays
 from kpi_core.metrics import CreatorMetrics, validate_creator
 from kpi_core.priors import value_at
+from kpi_core.refs import CreatorRefs, creator_ref
 from kpi_core.score_models import (
     Band,
     DetailLevel,
@@ -37,6 +38,7 @@ from kpi_core.score_models import (
     TierSubtotal,
     WarningAnswer,
 )
+from kpi_core.standing import strengths, weaknesses
 from kpi_core.validation import ValidatedMetrics, validate
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 from prompts import render
@@ -478,19 +480,16 @@ COVERAGE_WARNINGS = frozenset({"kpis_imputed", "kpis_not_scored", "revenue_uncov
 
 
 def _highlights(kpis: list[KpiResult], warnings: list[ScoreWarning]) -> dict[str, object]:
-    """What the summary names besides the score: the measured KPIs furthest above and below
-    their benchmark for this size (as diagnose judges strengths and bottlenecks), the imputed
-    KPIs, and one note (the estimated size first)."""
-    measured = [item for item in kpis if item.score is not None and not item.imputed]
-    margin = {item.kpi: (item.score or 0.0) - item.benchmark_score for item in measured}
-    ranked = sorted(measured, key=lambda item: (-margin[item.kpi], item.kpi))
+    """What the summary names besides the score: the two strengths and the two weaknesses that
+    are worth most (kpi_core.standing, as diagnose names them), the imputed KPIs, and one note
+    (the estimated size first)."""
     notes = sorted(
         (w for w in warnings if w.code not in COVERAGE_WARNINGS),
         key=lambda w: w.code != "size_estimated",
     )
     return {
-        "above": [item for item in ranked if margin[item.kpi] > GAP_EPSILON][:2],
-        "below": [item for item in reversed(ranked) if margin[item.kpi] < -GAP_EPSILON][:2],
+        "above": strengths(kpis)[:2],
+        "below": weaknesses(kpis)[:2],
         "imputed": [item.label for item in kpis if item.imputed],
         "notes": notes[:1],
     }
@@ -498,6 +497,13 @@ def _highlights(kpis: list[KpiResult], warnings: list[ScoreWarning]) -> dict[str
 
 # --------------------------------------------------------------------------------------------
 # the compact answer of score_creator
+
+
+def check_detail(detail: object) -> DetailLevel:
+    """The ``detail`` argument of an answer: "summary" (compact) or "full"."""
+    if detail not in ("summary", "full"):
+        raise InvalidValueError("detail", "must be 'summary' or 'full'", detail)
+    return "full" if detail == "full" else "summary"
 
 
 def significant(value: float, digits: int = ANSWER_DIGITS) -> float:
@@ -525,15 +531,18 @@ def score_answer(
     fx_to_default: Mapping[str, float] | None = None,
     missing: Missing = "benchmark",
     detail: DetailLevel = "summary",
+    refs: CreatorRefs | None = None,
 ) -> ScoreAnswer:
     """``score_creator``'s answer for one creator (the arguments of :func:`score`): compact by
-    default (about 2-3 KB), everything with ``detail="full"``."""
-    if detail not in ("summary", "full"):
-        raise InvalidValueError("detail", "must be 'summary' or 'full'", detail)
-    result = score(
+    default (about 2-3 KB), everything with ``detail="full"``. Its ``creator_ref`` names the
+    validated record (:mod:`kpi_core.refs`), which ``refs`` keeps when given."""
+    check_detail(detail)
+    scored = assess(
         metrics, weighting, currency=currency, fx_to_default=fx_to_default, missing=missing
     )
-    return compact_answer(result, detail)
+    record = scored.validated.record(0)
+    ref = creator_ref(record) if refs is None else refs.remember(record)
+    return compact_answer(scored.result, detail).model_copy(update={"creator_ref": ref})
 
 
 def compact_answer(result: ScoreResult, detail: DetailLevel = "summary") -> ScoreAnswer:

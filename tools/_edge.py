@@ -76,11 +76,27 @@ def error_result(tool: str, problems: tuple[Problem, ...] | list[Problem]) -> Ca
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-def ok_result(text: str, structured: BaseModel) -> CallToolResult:
-    """A successful result: a short summary for the model and the data as structured content."""
+def ok_result(
+    text: str,
+    structured: BaseModel,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    omit: Collection[str] = (),
+) -> CallToolResult:
+    """A successful result: a short summary for the model and the data as structured content.
+
+    The structured content leads with ``summary``, the same text as the text content (some
+    clients give the model only the structured content); a field whose value is null is left
+    out (the published output schema does not require it, see ``tools._schema``), and so are
+    the top-level fields in ``omit`` (what a compact answer leaves to ``detail="full"``; the tool
+    declares them optional with ``tools._schema.lean``). ``meta`` goes to the result's
+    ``_meta``: data for a view, which hosts do not hand to the model.
+    """
+    data = structured.model_dump(mode="json", exclude_none=True, exclude=set(omit) | {"summary"})
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=structured.model_dump(mode="json"),
+        structured_content={"summary": text, **data},
+        _meta=dict(meta) if meta is not None else None,
     )
 
 

@@ -19,6 +19,8 @@ from kpi_core.experiments.design import AbTestDesign, plan_experiment
 from kpi_core.experiments.store import read_experiment
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+from tools._schema import lean
+from tools._shared import DetailArg
 from tools._store import open_store
 
 __all__ = ["build_analyze", "build_design"]
@@ -27,35 +29,27 @@ READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
 )
 
-DESIGN_DESCRIPTION = """Plan an A/B test: sample size per arm, duration, SRM check, feasibility.
+DESIGN_DESCRIPTION = """Plan an A/B test: pass a recommendation's `ab_test` (`missing` filled in) or
+describe a rate (`proportion`), `mean` (with `baseline_sd`) or `ratio`. `mde` is relative by
+default (0.1 = +10%). `unit`: viewer (give daily_units), creator (available_units) or time_block
+(block_days). Returns `summary`, `n_per_arm`, `duration_days`, `feasible`, `primary_metric`,
+`guardrails`; pass the result to register_experiment."""
 
-For a `proportion` (a rate such as conversion_rate, as a fraction: 2% is 0.02), a `mean` (give
-`baseline_sd`) or a `ratio` of sums over the units such as GMV per order (baseline_sd: its
-delta-method sd per unit, which analyze_ab_test reports as unit_sd). `mde` is the smallest lift
-worth detecting: relative to the baseline by default (0.1 = +10%), or absolute with mde_type
-"absolute". `unit` says what is randomised: "viewer"
-(give daily_units for a duration), "creator" (a cohort of creators split between arms; give
-baseline_sd between creators and available_units) or "time_block" (a switchback within one
-creator: alternating blocks of block_days; baseline_sd between blocks). More than two arms use a
-Bonferroni-adjusted alpha; cuped_correlation (0-1) shrinks the variance by 1 - rho^2 (record the
-pre-period sums then). `sequential` plans an always-valid analysis (read it any time) and reports
-its cost in units; `guardrail_margins` sets non-inferiority margins. Under 30 units per arm the
-plan uses t quantiles. The `ab_test` object of a `recommend` result can be passed here as it is,
-once its `missing` fields are filled in. Returns n_per_arm, n_total, duration_days (whole weeks),
-feasible, detectable_mde_in_4_weeks, the hypothesis, primary metric, guardrails and SRM check."""
+ANALYZE_DESCRIPTION = """Read an A/B test: lifts, intervals, p-values, SRM, guardrails, decision.
+`arms`, control first: {name, conversions, units}; {name, mean, sd, n} or sums (CUPED: pre_sum,
+pre_sum_squares, sum_of_products); ratio sums. `plan_id` analyses as a registered plan says
+(record_outcome also stores it)."""
 
-ANALYZE_DESCRIPTION = """Read an A/B test: lifts, intervals, p-values, SRM, guardrails, a decision.
+#: Prose a compact answer leaves to detail="full" (the summary says what matters of it).
+DESIGN_FULL_ONLY = ("method_label", "analysis_method", "stopping_rule", "assumptions")
+ANALYZE_FULL_ONLY = ("analysis_method",)
 
-`arms`, control first: a proportion's {name, conversions, units}; a mean's {name, mean, sd, n} or
-{name, n, sum, sum_squares}, plus pre_sum, pre_sum_squares, sum_of_products for CUPED (ANCOVA); a
-ratio's {name, n, numerator_sum, numerator_sum_squares, denominator_sum, denominator_sum_squares,
-sum_of_products} (delta method). Proportions: pooled z-test with the score interval that inverts
-it, Fisher's exact test for small counts; means: Welch t. `sides` 1 tests only an improvement in
-`improvement`'s direction; method "relative_lift" decides on the log ratio; `sequential` gives
-always-valid results. Holm (default) or Bonferroni across arms, with intervals that agree with
-the decisions. `guardrails` ({metric, arms}) are tested for non-inferiority; a failed one blocks
-shipping. The SRM check compares units per arm with planned_allocation (alarm at p < 0.001).
-Give `plan_id` to analyse as a registered plan says (then omit the settings)."""
+DETAIL = inspect.Parameter(
+    "detail",
+    inspect.Parameter.KEYWORD_ONLY,
+    default="summary",
+    annotation=DetailArg,
+)
 
 
 def arguments_of(model: type[BaseModel], returns: object) -> inspect.Signature:
@@ -78,7 +72,7 @@ def arguments_of(model: type[BaseModel], returns: object) -> inspect.Signature:
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
             )
         )
-    return inspect.Signature(parameters, return_annotation=returns)
+    return inspect.Signature([*parameters, DETAIL], return_annotation=returns)
 
 
 Handler = Callable[..., Coroutine[Any, Any, CallToolResult]]
@@ -93,13 +87,15 @@ def _with_arguments_of(model: type[BaseModel], handler: Handler) -> Handler:
 
 def build_design(config: ServerConfig) -> Tool:
     async def design_ab_test(**arguments: Any) -> Annotated[CallToolResult, AbTestDesign]:
+        omit = DESIGN_FULL_ONLY if arguments.pop("detail", "summary") != "full" else ()
+
         def body(_: CallControl) -> CallToolResult:
             result = plan_experiment(DesignRequest.model_construct(**arguments))
-            return ok_result(result.summary, result)
+            return ok_result(result.summary, result, omit=omit)
 
         return await run_tool("design_ab_test", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         _with_arguments_of(DesignRequest, design_ab_test),
         name="design_ab_test",
         title="Plan an A/B test",
@@ -107,19 +103,22 @@ def build_design(config: ServerConfig) -> Tool:
         annotations=READ_ONLY,
         structured_output=True,
     )
+    return lean(tool, full_only=DESIGN_FULL_ONLY)
 
 
 def build_analyze(config: ServerConfig) -> Tool:
     store = open_store(config)
 
     async def analyze(**arguments: Any) -> Annotated[CallToolResult, AbTestAnalysis]:
+        omit = ANALYZE_FULL_ONLY if arguments.pop("detail", "summary") != "full" else ()
+
         def body(_: CallControl) -> CallToolResult:
             result = read_experiment(arguments, store)
-            return ok_result(result.summary, result)
+            return ok_result(result.summary, result, omit=omit)
 
         return await run_tool("analyze_ab_test", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         _with_arguments_of(AnalysisRequest, analyze),
         name="analyze_ab_test",
         title="Read an A/B test",
@@ -127,3 +126,4 @@ def build_analyze(config: ServerConfig) -> Tool:
         annotations=READ_ONLY,
         structured_output=True,
     )
+    return lean(tool, full_only=ANALYZE_FULL_ONLY)

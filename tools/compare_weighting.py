@@ -7,6 +7,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
+from kpi_core.answers import brief_comparison
 from kpi_core.compare import (
     MAX_BOOT,
     MAX_FOLDS,
@@ -26,24 +27,12 @@ from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access
 from tools._params import as_object
-from tools._shared import UNITS_NOTE, CurrencyArg
+from tools._shared import REFS, CreatorRefArg, CurrencyArg, DetailArg
 
-DESCRIPTION = f"""Show what the weighting choice does: one creator's score under several schemes,
-or, for a cohort, how rankings shift and (with `outcome`) how well each ranking predicts it.
-
-Give exactly one of `metrics` (one creator), `creators` (a list of metric objects, 3 or more) or
-`path` (a CSV or Parquet file, one creator per row, in an allowed directory). `schemes` lists
-names ("tiered", "equal", "fitted") or objects of all 13 KPI weights; the first is the reference
-(default ["tiered", "equal"]). With `outcome`, the name of a field of each creator holding the NEXT
-period's outcome (such as "next_gmv"), each scheme's rank quality (Spearman and NDCG@k) comes with
-a bootstrap 95% interval, and each difference from the reference with its own interval; "fitted"
-fits non-negative weights summing to 1 to the outcome by cross-validation and reports them out of
-sample only. Beside the schemes, the naive `baseline` ranking by the outcome's current value (gmv
-for next_gmv) is measured too, and the text says when a scheme ranks worse than it. The outcome
-must come from a later period: a same-period field, a score of this tool or a near copy of one
-(rank correlation past 0.99) is refused, as is a cohort under 10 creators; a stable cohort whose
-outcome tracks a same-period field may pass `allow_persistent_outcome` (a warning stays).
-Progress is reported during the bootstrap. {UNITS_NOTE}"""
+DESCRIPTION = """Show what the weighting does: one creator (`creator_ref` or `metrics`) under
+several `schemes` (the first is the reference), or a cohort (`creators` or `path`): rank shifts
+and, with `outcome` (a NEXT-period field such as next_gmv), each scheme's rank quality against the
+naive `baseline`, with bootstrap 95% intervals. Same-period outcomes are refused."""
 
 
 def _int(description: str, low: int, high: int) -> Any:
@@ -54,7 +43,7 @@ def _int(description: str, low: int, high: int) -> Any:
 _MetricsArg = Annotated[
     dict[str, Any] | None,
     SkipValidation,
-    Field(description="One creator's raw metrics (give this, creators or path)."),
+    Field(description="One creator's raw metrics (same fields as score_creator.metrics)."),
 ]
 _CreatorsArg = Annotated[
     list[dict[str, Any]] | None,
@@ -99,6 +88,7 @@ def build(config: ServerConfig) -> Tool:
         ctx: Context,
         roots: RootsArg,
         metrics: _MetricsArg = None,
+        creator_ref: CreatorRefArg = None,
         creators: _CreatorsArg = None,
         path: _PathArg = None,
         schemes: _SchemesArg = None,
@@ -114,10 +104,18 @@ def build(config: ServerConfig) -> Tool:
         limit: Annotated[int, _int("Creators listed in scores.", 0, MAX_LIMIT)] = 20,
         offset: Annotated[int, _int("Skip this many first.", 0, MAX_OFFSET)] = 0,
         currency: CurrencyArg = None,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, WeightingComparison]:
         def body(control: CallControl) -> CallToolResult:
+            one = None if metrics is None else as_object(metrics, "metrics")
+            if creator_ref is not None:
+                if metrics is not None:
+                    raise InvalidValueError(
+                        "creator_ref", "cannot be given together with metrics", creator_ref
+                    )
+                one = REFS.recall(creator_ref)
             result = compare_weighting(
-                metrics=None if metrics is None else as_object(metrics, "metrics"),
+                metrics=one,
                 creators=None if creators is None else _rows(creators),
                 path=path,
                 access=None if path is None else file_access(config, roots),
@@ -134,6 +132,8 @@ def build(config: ServerConfig) -> Tool:
                 allow_persistent_outcome=allow_persistent_outcome,
                 progress=control.progress,
             )
+            if detail != "full":
+                result = brief_comparison(result)
             return ok_result(result.summary, result)
 
         return await run_tool(

@@ -4,18 +4,17 @@ They translate between MCP and :class:`kpi_core.experiments.store.ExperimentStor
 ``ServerConfig.store_path``, env ``CREATOR_KPI_DB``, opened by ``tools._store``).
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
-from kpi_core.experiments.args import MAX_ARMS, MAX_GUARDRAILS, Arm, Correction, GuardrailArms
+from kpi_core.experiments.args import MAX_ARMS, MAX_GUARDRAILS, Correction
 from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     ExperimentPage,
-    ExperimentPlan,
     RecordedOutcome,
     Registration,
     Status,
@@ -33,35 +32,18 @@ READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
 )
 
-REGISTER_DESCRIPTION = """Register an intervention's A/B test plan; its outcome is recorded later.
+REGISTER_DESCRIPTION = """Register a recommendation's A/B test before it runs: `plan` (the
+result of design_ab_test as it is), `intervention_id`, `creator_id`, `category`. Returns
+`summary` and `plan_id`; the plan's metric, guardrails, MDE and sample never change. Then
+record_outcome."""
 
-`plan` is the result of design_ab_test, passed as it is (at least metric_kind, baseline, mde,
-allocation and n_per_arm). `intervention_id` is the id of the recommendation being tested (such
-as "sc_pin_product_link"); `creator_id` and `category` say whose test it is: evidence for
-creators of the same category is preferred once it exists. Returns `plan_id`: the same plan
-registered again gets the same id and is stored once. A registered plan's primary metric, MDE
-and sample size never change; pass your own `plan_id` only to name a plan (reusing it for a
-different plan is refused). Call record_outcome with the plan_id once the test has run."""
+RECORD_DESCRIPTION = """Record a registered test's outcome (each arm at its planned sample):
+analysed as planned, it becomes evidence recommend uses. `arms` and `guardrails` as
+analyze_ab_test's. Returns `summary`, the analysis and the updated evidence; idempotent."""
 
-RECORD_DESCRIPTION = """Record a registered A/B test's outcome; it becomes evidence for recommend.
-
-`arms` lists the results, control first, once every arm has reached its planned sample (a
-sequential plan: once it has decided): for a viewer-level proportion plan each {name,
-conversions, units}; for a ratio plan each {name, n, numerator_sum, numerator_sum_squares,
-denominator_sum, denominator_sum_squares, sum_of_products}; for any other plan each {name, mean,
-sd, n} or {name, n, sum, sum_squares} of the per-unit primary metric, with pre_sum,
-pre_sum_squares and sum_of_products when the plan uses CUPED. `guardrails` gives each planned
-guardrail's arms the same way ({metric, arms}). The outcome is analysed as the plan says (sides,
-method, correction, CUPED, sequential, guardrail margins) and its lift is blended with the
-intervention's catalogue range (an implausible lift waits for an operator's confirmation).
-Recording the same outcome again changes nothing; a different outcome for the plan is refused."""
-
-LIST_DESCRIPTION = f"""List registered experiments, newest first, with their status and outcome.
-
-Filters (all optional, combined): `intervention_id`, `status` ("registered": awaiting an outcome;
-"completed"), `category`, `creator_id`. Returns up to `limit` (1-{MAX_PAGE_SIZE}, default
-{DEFAULT_PAGE_SIZE}) experiments, the `total` that match, and `next_cursor`: pass it as `cursor`
-for the next page."""
+LIST_DESCRIPTION = f"""List registered experiments, newest first; filters `intervention_id`,
+`status` ("registered", "completed"), `category`, `creator_id`; pages of `limit`
+(1-{MAX_PAGE_SIZE}) with `next_cursor`. Returns `summary`, `experiments`, `total`."""
 
 
 def build_register(config: ServerConfig) -> Tool:
@@ -69,9 +51,9 @@ def build_register(config: ServerConfig) -> Tool:
 
     async def register_experiment(
         plan: Annotated[
-            ExperimentPlan,
+            dict[str, Any],
             SkipValidation,
-            Field(description="The result of design_ab_test, as it is."),
+            Field(description="design_ab_test's result, as it is (checked on the server)."),
         ],
         intervention_id: Annotated[
             str,
@@ -127,17 +109,19 @@ def build_record(config: ServerConfig) -> Tool:
     async def record_outcome(
         plan_id: Annotated[str, SkipValidation, Field(description="From register_experiment.")],
         arms: Annotated[
-            list[Arm],
+            list[dict[str, Any]],
             Field(
-                min_length=2, max_length=MAX_ARMS, description="The arms' results, control first."
+                min_length=2,
+                max_length=MAX_ARMS,
+                description="The arms' results, control first, as analyze_ab_test's arms.",
             ),
             SkipValidation,
         ],
         guardrails: Annotated[
-            list[GuardrailArms] | None,
+            list[dict[str, Any]] | None,
             Field(
                 max_length=MAX_GUARDRAILS,
-                description="The plan's guardrails: each {metric, arms} in the same arm order.",
+                description="Each {metric, arms}, arms as analyze_ab_test's, in the same order.",
             ),
             SkipValidation,
         ] = None,

@@ -10,37 +10,40 @@ from kpi_core.interventions import Objective
 from kpi_core.recommendations import MAX_ITEMS, Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
-from tools._params import as_object, as_weighting
-from tools._shared import UNITS_NOTE, CurrencyArg, MetricsArg, WeightingArg
+from tools._params import as_weighting
+from tools._shared import (
+    CreatorRefArg,
+    CurrencyArg,
+    DetailArg,
+    MetricsObjectArg,
+    WeightingArg,
+    creator_record,
+)
 from tools._store import open_store, recommend_evidence
 
-DESCRIPTION = f"""Recommend what a TikTok creator should change to raise revenue, in priority order.
-
-Takes the same `metrics` and `weighting` as score_creator. Interventions come from a fixed
-catalogue (see kpi://interventions) for the diagnosed bottlenecks whose preconditions hold.
-`expected_uplift` is the change of the overall score (points; low/mid/high) if the intervention's
-lift range is applied to the metrics and moved through the shop funnel. `priority` = objective
-weight x mid uplift x feasibility / effort cost (low 1, medium 2, high 4); higher first.
-`objective`: "balanced" (default), "grow_gmv", "improve_conversion" or "build_audience".
-Each item's `ab_test` holds the arguments of design_ab_test (MDE at the low end of the lift range,
-baseline from the creator's metrics); fill in its `missing` fields and call design_ab_test.
-{UNITS_NOTE} Every sentence is from a template; every number from the scoring core."""
+DESCRIPTION = """Recommend what a creator should change, in priority order (after diagnose; pass
+`creator_ref`). Returns `summary` and `recommendations`: `title`, `text`, `priority`,
+`expected_uplift` (overall score points), `evidence`, and `ab_test` (design_ab_test's arguments;
+fill in `missing`). Proposes a stretch goal when nothing is below benchmark; `data_needed` names
+metrics that would unlock more."""
 
 
 def build(config: ServerConfig) -> Tool:
     store = open_store(config)
 
     async def recommend_tool(
-        metrics: MetricsArg,
+        metrics: MetricsObjectArg = None,
+        creator_ref: CreatorRefArg = None,
         weighting: WeightingArg = "tiered",
         max_items: Annotated[
             int, Field(ge=1, le=MAX_ITEMS, strict=True, description="Recommendations to return.")
         ] = 5,
         objective: Objective = "balanced",
         currency: CurrencyArg = None,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, Recommendations]:
         def body(_: CallControl) -> CallToolResult:
-            creator = as_object(metrics, "metrics")
+            creator = creator_record(metrics, creator_ref)
             evidence, warning = recommend_evidence(store, creator)
             result = recommend(
                 creator,
@@ -50,6 +53,7 @@ def build(config: ServerConfig) -> Tool:
                 evidence,
                 currency=currency,
                 fx_to_default=config.fx_to_default,
+                detail=detail,
             )
             text = result.summary if warning is None else f"{result.summary}\n{warning}"
             return ok_result(text, result)

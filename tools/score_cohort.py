@@ -8,6 +8,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
+from kpi_core.answers import brief_cohort
 from kpi_core.cohorts.cohort import (
     MAX_TOP_N,
     CohortResult,
@@ -21,18 +22,12 @@ from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access, file_call_slot, memory_budget
 from tools._params import as_object, as_weighting
-from tools._shared import UNITS_NOTE, CurrencyArg, WeightingArg
+from tools._shared import CurrencyArg, DetailArg, WeightingArg
 
-DESCRIPTION = f"""Score and rank a cohort of TikTok creators (dozens to millions).
-
-Give `creators` (a list of metric objects, as score_creator's `metrics`), `path` (a CSV,
-Parquet, .xlsx, JSON or NDJSON file in a directory the operator allowed or the client shared as a
-root) or `csv_text` (a pasted CSV, at most 1 MB). Files hold one creator or one video per row
-(videos are aggregated per creator over `window_days`); headers from scrapers, the API, TikTok
-Studio and Shop exports are recognised and `columns` maps others; `dry_run` shows the mapping
-without scoring. Rejected rows are listed with reasons. Returns the `leaderboard` (top_n by
-overall score or a KPI id in `sort_by`; `min_coverage` leaves out thin data), the
-`distribution` of each score, `count`, `rejected` and the `ingest` report. {UNITS_NOTE}"""
+DESCRIPTION = """Score and rank many creators: exactly one of `creators` (metric objects),
+`path` (CSV, Parquet, .xlsx, JSON in an allowed directory) or `csv_text` (<= 1 MB). Headers are
+recognised (`columns` maps others; `dry_run` shows how). Returns `summary`, the `leaderboard`,
+the score `distribution`, `count`, `rejected` rows with reasons and the `ingest` report."""
 
 HOW_TO_MAP = (
     "give columns={'Header in the file': 'canonical_name'}; the canonical names are in "
@@ -121,6 +116,7 @@ def build(config: ServerConfig) -> Tool:
         window_days: WindowDaysArg = 30,
         period_days: PeriodDaysArg = None,
         dry_run: Annotated[bool, Field(description="Only read and show the mapping.")] = False,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, CohortResult]:
         def body(control: CallControl) -> CallToolResult:
             options: dict[str, Any] = {
@@ -140,6 +136,8 @@ def build(config: ServerConfig) -> Tool:
                 "how_to_map": HOW_TO_MAP,
             }
             result = _score(config, roots, (creators, path, csv_text), reading, options)
+            if detail != "full":
+                result = brief_cohort(result)
             return ok_result(result.summary, result)
 
         reads_a_file = path is not None or csv_text is not None

@@ -8,44 +8,24 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from kpi_core.kernel import Missing
-from kpi_core.score_models import DetailLevel
 from kpi_core.scoring import ScoreAnswer, score_answer
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_object, as_weighting
-from tools._shared import CurrencyArg, MetricsArg, WeightingArg
+from tools._shared import REFS, CurrencyArg, DetailArg, MetricsArg, WeightingArg
 
-DESCRIPTION = """Score one TikTok creator for e-commerce revenue on 13 KPIs (0-100 overall, with an
-80% interval).
-
-Give `metrics` as an object of raw 30-day metrics with canonical names (see the resource
-kpi://metrics). Every field is optional: a missing metric counts at its prior (the benchmark for a
-creator of this size, adjusted by what was given) and widens the interval; `coverage` says how
-much of the weight had data. Units: rates and shares are fractions in 0..1, never percent (3.5% is
-0.035); counts are whole numbers; money is in `currency` (USD by default); growth rates are
-relative changes (0.2 = +20%, may be negative). `likes_ratio`, `comments_ratio` and `shares_ratio`
-are shares of interactions, not rates per view. `total_revenue` is an alias of `gmv`. Derived
-metrics (engagement_rate, avg_order_value, product_ctr, conversion_rate, gpm, cpm) are computed
-from their inputs; rates with their counts are shrunk toward the benchmark when the counts are
-small.
-
-`weighting` is "tiered" (default: revenue drivers 55%, enablers 32%, health 13%), "equal", or an
-object giving all 13 KPI ids weights that sum to 1. Returns `overall_score`, `score_interval`,
-`band`, `coverage`, `revenue_coverage` and per KPI its score, benchmark score, weight,
-contribution (points; they sum to the overall) and whether it was imputed; `detail="full"` adds
-per-KPI intervals and the metrics behind each KPI. Call `diagnose` next to see what holds the
-score back."""
+DESCRIPTION = """Score a TikTok creator for e-commerce revenue: the first call. `metrics`: raw
+30-day metrics, all optional (rates are fractions: 3.5% is 0.035; see kpi://metrics). Returns
+`summary`, overall score 0-100 with its 80% interval, band, coverage, the 13 KPIs against their
+benchmarks for this size, and `creator_ref` to pass to the other tools instead of the metrics.
+`detail="full"` adds per-KPI intervals and components."""
 
 MissingArg = Annotated[
     Missing,
     Field(
-        description='"benchmark" (default): a missing metric counts at its prior and widens the '
-        'interval; "renormalise": missing metrics are left out (optimistic for thin data).'
+        description='"benchmark" (default): a missing metric counts at its prior; "renormalise": '
+        "left out (optimistic)."
     ),
-]
-DetailArg = Annotated[
-    DetailLevel,
-    Field(description='"summary" (default, compact) or "full" (per-KPI intervals, components).'),
 ]
 
 
@@ -65,6 +45,7 @@ def build(config: ServerConfig) -> Tool:
                 fx_to_default=config.fx_to_default,
                 missing=missing,
                 detail=detail,
+                refs=REFS,
             )
             return ok_result(result.summary, result)
 

@@ -16,39 +16,44 @@ from typing import Annotated
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 
-from kpi_core.scorecard import TOP_BOTTLENECKS, TOP_RECOMMENDATIONS, Scorecard, scorecard
+from kpi_core.scorecard import ScorecardAnswer, scorecard, scorecard_answer
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
-from tools._params import as_object, as_weighting
+from tools._params import as_weighting
 from tools._scorecard_view import SCORECARD_HTML, SCORECARD_URI, apps
-from tools._shared import UNITS_NOTE, CurrencyArg, MetricsArg, WeightingArg
+from tools._shared import (
+    CreatorRefArg,
+    CurrencyArg,
+    DetailArg,
+    MetricsObjectArg,
+    WeightingArg,
+    creator_record,
+)
 from tools._store import open_store, recommend_evidence
 
-__all__ = ["SCORECARD_HTML", "SCORECARD_URI", "apps", "build"]
+__all__ = ["SCORECARD_HTML", "SCORECARD_META", "SCORECARD_URI", "apps", "build"]
 
-DESCRIPTION = f"""Show one TikTok creator's revenue scorecard (an interactive view in hosts with
-MCP Apps; the same data as structured content everywhere else).
+#: The key of the result's ``_meta`` that carries the view's data (the whole scorecard).
+SCORECARD_META = "creator-kpi/scorecard"
 
-Takes the same `metrics`, `weighting` and `currency` as score_creator. Returns `score` (exactly
-score_creator's result: overall 0-100, band, the 13 KPIs by tier with their benchmark scores),
-the top {TOP_BOTTLENECKS} `bottlenecks` and `what_if` (as diagnose), the top
-{TOP_RECOMMENDATIONS} `recommendations` (as recommend, balanced objective), `schemes` (the weights
-and the overall score under tiered and under equal weighting, side by side), `editable_metrics`
-(what the view's what-if form may change, with kind and valid range) and `metrics` (the inputs,
-under canonical names, for re-scoring). The view's what-if form calls this tool again with one
-metric changed. {UNITS_NOTE}"""
+DESCRIPTION = """Show a creator's scorecard: an interactive view in hosts with MCP Apps (KPIs
+against benchmarks, bottlenecks, recommendations, tiered vs equal, a what-if form). Pass
+`creator_ref` or `metrics`. Returns `summary`, score, band, top bottlenecks and recommendations;
+the view's data is in the result's `_meta` (`detail="full"`: also in `card`)."""
 
 
 def build(config: ServerConfig) -> Tool:
     store = open_store(config)
 
     async def show_scorecard(
-        metrics: MetricsArg,
+        metrics: MetricsObjectArg = None,
+        creator_ref: CreatorRefArg = None,
         weighting: WeightingArg = "tiered",
         currency: CurrencyArg = None,
-    ) -> Annotated[CallToolResult, Scorecard]:
+        detail: DetailArg = "summary",
+    ) -> Annotated[CallToolResult, ScorecardAnswer]:
         def body(_: CallControl) -> CallToolResult:
-            creator = as_object(metrics, "metrics")
+            creator = creator_record(metrics, creator_ref)
             evidence, warning = recommend_evidence(store, creator)
             card = scorecard(
                 creator,
@@ -58,7 +63,9 @@ def build(config: ServerConfig) -> Tool:
                 evidence=evidence,
             )
             text = card.summary if warning is None else f"{card.summary}\n{warning}"
-            return ok_result(text, card)
+            answer = scorecard_answer(card, full=detail == "full")
+            view = {SCORECARD_META: card.model_dump(mode="json")}
+            return ok_result(text, answer, meta=view)
 
         return await run_tool("show_scorecard", body, time_limit=config.time_limit)
 

@@ -468,6 +468,18 @@ function isScorecard(value) {
   return Boolean(value && value.score && Array.isArray(value.score.kpis) && value.metrics);
 }
 
+// The whole scorecard travels in the result's _meta (hosts hand it to the view, not to the
+// model); the structured content is the compact answer a model reads.
+const CARD_META = "creator-kpi/scorecard";
+
+function cardOf(result) {
+  const meta = result && result._meta;
+  if (meta && isScorecard(meta[CARD_META])) return meta[CARD_META];
+  const content = result && result.structuredContent;
+  if (content && isScorecard(content.card)) return content.card;
+  return isScorecard(content) ? content : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // what-if: re-score through the host's tools/call bridge
 
@@ -510,12 +522,13 @@ async function submitWhatIf() {
   setStatus(`Re-scoring with ${metric} = ${raw}\u2026`);
   try {
     const result = await state.app.callServerTool(request);
-    if (result.isError || !isScorecard(result.structuredContent)) {
+    const changed = result.isError ? null : cardOf(result);
+    if (!changed) {
       setStatus(resultText(result) || "The server did not accept the change.", "error");
       return;
     }
-    render(result.structuredContent);
-    const after = result.structuredContent.score.overall_score;
+    render(changed);
+    const after = changed.score.overall_score;
     setStatus(
       `Re-scored: ${fixed(before, 1)} \u2192 ${fixed(after, 1)} (${signed(after - before, 1)} points).`,
     );
@@ -561,12 +574,13 @@ async function main() {
       showError(resultText(result) || "The tool returned an error.");
       return;
     }
-    if (!isScorecard(result.structuredContent)) {
+    const card = cardOf(result);
+    if (!card) {
       showError(resultText(result) || "The tool result carried no scorecard.");
       return;
     }
-    state.original = result.structuredContent;
-    render(result.structuredContent);
+    state.original = card;
+    render(card);
     setStatus("");
   };
   app.ontoolcancelled = () => {
