@@ -4,10 +4,13 @@ the A/B test that would prove each one.
 :func:`recommend` is pure: metrics in, :class:`Recommendations` out, every sentence rendered from a
 ``prompts/templates/recommend_*.txt.j2`` template, every number from the scoring core.
 
-**Selection.** An intervention of ``data/interventions.toml`` is offered when its KPI is a
-bottleneck (scored, below its benchmark score) that the ``objective`` counts (multiplier > 0),
-its target metric is present and worse than the creator's benchmark for it, all of its
-preconditions hold, and its mid uplift is positive.
+**Selection** (:mod:`kpi_core.next_steps`). An intervention of ``data/interventions.toml`` is
+offered when its KPI is a bottleneck (scored, below its benchmark score) that the ``objective``
+counts (multiplier > 0), its target metric is present and worse than the creator's benchmark for
+it, all of its preconditions hold, and its mid uplift is positive. When no KPI is below its
+benchmark, the list aims at the stretch goal (the next band) and offers every intervention whose
+metric is present and whose preconditions hold; ``data_needed`` names the missing metrics that
+keep interventions out.
 
 **Expected uplift.** The low, mid and high lift of the target metric are applied through the
 funnel rule (:func:`kpi_core.funnel.apply_changes`) and rescored; the uplift is the overall-score
@@ -53,6 +56,15 @@ from kpi_core.interventions import (
     load_interventions,
 )
 from kpi_core.metrics import CreatorMetrics
+from kpi_core.next_steps import (
+    MAX_DATA_NEEDED,
+    DataNeeded,
+    StretchGoal,
+    applies,
+    data_needed,
+    has_weakness,
+    stretch_goal,
+)
 from kpi_core.score_models import DetailLevel
 from kpi_core.scoring import ScoredCreator, assess, check_detail, significant
 from kpi_core.weights import Weighting, WeightingArg
@@ -127,7 +139,7 @@ class LiftEvidence(BaseModel):
     )
     experiments: int = Field(description="Recorded experiments behind the range (0: catalogue).")
     scope: str | None
-    text: str
+    text: str | None = Field(default=None, description="Where the range comes from (full).")
 
 
 class ExperimentInfo(BaseModel):
@@ -139,7 +151,7 @@ class ExperimentInfo(BaseModel):
     measured_as: str = Field(description="The metric, or '1 - metric' for a lower-is-better rate.")
     direction: Direction = Field(description="The hoped-for change of primary_metric itself.")
     guardrails: list[str]
-    allowed_units: list[ExperimentUnit]
+    allowed_units: list[ExperimentUnit] | None = None
 
 
 class Recommendation(BaseModel):
@@ -150,12 +162,12 @@ class Recommendation(BaseModel):
     id: str
     kpi: str
     title: str
-    text: str = Field(description="Rationale and steps, from templates.")
+    text: str = Field(description="Rationale (and with detail='full' the steps), from templates.")
     priority: float = Field(description="multiplier x mid uplift x feasibility / effort cost.")
     expected_uplift: Uplift
     evidence: LiftEvidence
     ab_test: AbTestArgs
-    experiment: ExperimentInfo
+    experiment: ExperimentInfo | None = None
     target_metric: str
     effort: Effort
     feasibility: float
@@ -179,6 +191,15 @@ class Recommendations(BaseModel):
     total: int = Field(description="Interventions that apply; raise max_items to see more.")
     max_items: int
     model_version: str
+    goal: StretchGoal | None = Field(
+        default=None,
+        description="With no KPI below its benchmark: the stretch goal the list aims at.",
+    )
+    data_needed: list[DataNeeded] = Field(
+        default_factory=list[DataNeeded],
+        description="Missing metrics that keep interventions out, most unlocks first.",
+    )
+    data_needed_total: int = 0
 
 
 def _check_max_items(max_items: object) -> int:
@@ -329,6 +350,8 @@ def _ab_test(
         block_days=None,
         cuped_correlation=None,
         method="pooled",
+        primary_metric=primary.name,
+        guardrails=list(item.guardrails),
         missing=missing,
     )
     info = ExperimentInfo(
@@ -351,8 +374,10 @@ def intervention_text(
     lift: LiftRange,
     uplift: Uplift,
     evidence_text: str,
+    with_steps: bool = True,
 ) -> str:
-    """The recommendation's text: rationale, expected effect and steps (from templates)."""
+    """The recommendation's text: rationale, expected effect and (``with_steps``) the steps,
+    from templates."""
     metric = load_catalogue().metrics[item.metric]
     rationale = render(
         "recommend_rationale.txt.j2",
@@ -372,6 +397,8 @@ def intervention_text(
         evidence_text=evidence_text,
         time_to_effect_days=item.time_to_effect_days,
     )
+    if not with_steps:
+        return rationale
     return render("recommend_text.txt.j2", rationale=rationale, steps=list(item.steps))
 
 
@@ -403,7 +430,14 @@ def recommend(
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
     result = scored.result
-    candidates = _candidates(scored, multipliers)
+    stretch = not has_weakness(scored)
+    candidates = [
+        item
+        for item in catalogue.interventions
+        if applies(item, scored, multipliers, stretch=stretch)
+    ]
+    needed = data_needed(scored, multipliers, stretch=stretch)
+    target = stretch_goal(scored) if stretch else None
     ranked = _ranked(scored, candidates, recorded, multipliers)
     chosen = [
         _recommendation(
@@ -414,6 +448,7 @@ def recommend(
             priority=priority,
             effort_cost=catalogue.effort_cost[candidates[index].effort],
             multiplier=multipliers[candidates[index].kpi],
+            with_steps=not compact,
         )
         for priority, _, index, uplift in ranked[:cap]
     ]
@@ -430,6 +465,8 @@ def recommend(
         top_missing=[] if top is None else top.ab_test.missing,
         top_unit=None if top is None else top.ab_test.unit,
         max_items=MAX_ITEMS,
+        goal=target,
+        needed=needed[:MAX_DATA_NEEDED],
     )
     answer = Recommendations(
         summary=summary,
@@ -441,13 +478,28 @@ def recommend(
         total=len(ranked),
         max_items=cap,
         model_version=result.model_version,
+        goal=target,
+        data_needed=needed[:MAX_DATA_NEEDED],
+        data_needed_total=len(needed),
     )
     return brief(answer) if compact else answer
 
 
+#: design_ab_test's arguments that a compact ``ab_test`` leaves out when they hold its defaults.
+AB_TEST_DEFAULTS = ("mde_type", "alpha", "power", "sides", "arms", "allocation", "method")
+#: What a compact recommend answer leaves to detail="full" (paths in its output).
+FULL_ONLY = (
+    *(f"recommendations.*.ab_test.{name}" for name in AB_TEST_DEFAULTS),
+    "recommendations.*.experiment",
+)
+
+
 def brief(answer: Recommendations) -> Recommendations:
-    """The compact answer: priorities and uplifts to 4 significant digits; the steps (already
-    in each text), effort cost and objective multiplier come with detail="full"."""
+    """The compact answer: priorities and uplifts to 4 significant digits; the steps, the
+    evidence's sentence (already in each text), ``experiment`` (its primary metric and guardrails
+    are in ``ab_test``), the ``ab_test`` arguments that hold design_ab_test's defaults, the
+    effort cost, the objective multiplier and the titles each missing metric unlocks come with
+    detail="full"."""
     items = [
         item.model_copy(
             update={
@@ -457,6 +509,9 @@ def brief(answer: Recommendations) -> Recommendations:
                     mid=significant(item.expected_uplift.mid),
                     high=significant(item.expected_uplift.high),
                 ),
+                "evidence": item.evidence.model_copy(update={"text": None}),
+                "ab_test": item.ab_test.model_copy(update=dict.fromkeys(AB_TEST_DEFAULTS)),
+                "experiment": None,
                 "steps": None,
                 "effort_cost": None,
                 "objective_multiplier": None,
@@ -464,22 +519,14 @@ def brief(answer: Recommendations) -> Recommendations:
         )
         for item in answer.recommendations
     ]
+    needed = [entry.model_copy(update={"titles": None}) for entry in answer.data_needed]
     return answer.model_copy(
-        update={"overall_score": significant(answer.overall_score), "recommendations": items}
+        update={
+            "overall_score": significant(answer.overall_score),
+            "recommendations": items,
+            "data_needed": needed,
+        }
     )
-
-
-def _candidates(scored: ScoredCreator, multipliers: Mapping[str, float]) -> list[Intervention]:
-    """The interventions that apply (see Selection in the module docstring), in catalogue order."""
-    candidates: list[Intervention] = []
-    for item in load_interventions().interventions:
-        if multipliers[item.kpi] <= 0.0 or scored.gap(item.kpi) <= 0.0:
-            continue
-        if not scored.worse_than_benchmark(item.metric):
-            continue
-        if all(p.holds(scored.values, scored.benchmarks) for p in item.preconditions):
-            candidates.append(item)
-    return candidates
 
 
 def _ranked(
@@ -521,6 +568,7 @@ def _recommendation(
     priority: float,
     effort_cost: float,
     multiplier: float,
+    with_steps: bool = True,
 ) -> Recommendation:
     lift = _lift_range(item, recorded)
     mde_lift = lift.low if lift.low > 0.0 else item.lift.low
@@ -543,6 +591,7 @@ def _recommendation(
         lift=lift,
         uplift=uplift,
         evidence_text=evidence.text,
+        with_steps=with_steps,
     )
     return Recommendation(
         id=item.id,

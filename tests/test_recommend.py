@@ -22,6 +22,7 @@ from kpi_core.interventions import (
     load_interventions,
     parse_interventions,
 )
+from kpi_core.next_steps import DataNeeded, StretchGoal
 from kpi_core.recommendations import (
     MAX_ITEMS,
     InterventionEvidence,
@@ -53,6 +54,8 @@ DESIGN_AB_TEST_ARGS = [
     "block_days",
     "cuped_correlation",
     "method",
+    "primary_metric",
+    "guardrails",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -291,19 +294,29 @@ def test_an_objective_only_counts_its_kpis() -> None:
 
 
 def test_selection_needs_a_bottleneck_a_weak_target_metric_and_its_preconditions() -> None:
+    """With a measured KPI below its benchmark, only such bottlenecks' weak metrics are worked
+    on; with none (the stretch goal), any intervention whose metric is known and whose
+    preconditions hold may be."""
     for metrics in creators_under_test(60)[:60]:
         result = recommend(metrics, max_items=MAX_ITEMS)
         scored = score(metrics)
         kpis = {kpi.kpi: kpi for kpi in scored.kpis}
         values = metric_values(metrics)
+        below = [
+            k for k in scored.kpis if not k.imputed and (k.score or 0.0) < k.benchmark_score - 1e-9
+        ]
+        assert (result.goal is None) == bool(below)
         for item in result.recommendations:
             entry = load_interventions().get(item.id)
             assert entry is not None
             kpi = kpis[entry.kpi]
             assert kpi.score is not None
-            assert kpi.score < kpi.benchmark_score
             component = next(c for c in kpi.components if c.metric == entry.metric)
             assert component.value is not None
+            if result.goal is not None:
+                assert item.expected_uplift.mid > 0
+                continue
+            assert kpi.score < kpi.benchmark_score
             if component.direction == "lower":
                 assert component.value > component.benchmark
             else:
@@ -454,13 +467,13 @@ def test_ab_test_arguments_plan_a_test_once_the_missing_ones_are_supplied() -> N
             args[name] = (
                 abs(args["baseline"]) * 0.5 + 0.01 if name == "baseline_sd" else supplied[name]
             )
-        plan = design_ab_test(
-            **args,
-            primary_metric=item.experiment.primary_metric,
-            guardrails=item.experiment.guardrails,
-            allowed_units=item.experiment.allowed_units,
-        )
+        assert item.experiment is not None
+        assert args["primary_metric"] == item.experiment.primary_metric
+        assert args["guardrails"] == item.experiment.guardrails
+        plan = design_ab_test(**args, allowed_units=item.experiment.allowed_units)
         assert plan.n_total > 0
+        assert plan.primary_metric == item.experiment.primary_metric
+        assert plan.guardrails == item.experiment.guardrails
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,6 +540,10 @@ def test_every_intervention_renders_through_every_template(entry: Intervention) 
             assert len(text) < 900
 
 
+_GOAL = StretchGoal(band="strong", score_needed=60.0, points_away=7.5)
+_NEEDED = [DataNeeded(metric="live_count", unlocks=["a", "b"], titles=["Go live", "Live offer"])]
+
+
 @pytest.mark.parametrize(
     "facts",
     [
@@ -535,6 +552,9 @@ def test_every_intervention_renders_through_every_template(entry: Intervention) 
         {"top_title": None, "bottlenecks": 0},
         {"top_title": None, "bottlenecks": 1},
         {"top_title": None, "bottlenecks": 2, "creator_id": None},
+        {"top_title": "Do it", "total": 2, "shown": 2, "goal": _GOAL, "needed": _NEEDED},
+        {"top_title": None, "bottlenecks": 0, "goal": _GOAL, "needed": _NEEDED},
+        {"top_title": None, "bottlenecks": 1, "needed": _NEEDED},
     ],
 )
 @pytest.mark.parametrize(
@@ -684,14 +704,25 @@ def test_bad_metrics_or_weighting_name_the_field(metrics: Any, weighting: Any, f
     assert field in caught.value.fields
 
 
-def test_a_creator_at_or_above_every_benchmark_gets_no_recommendation() -> None:
-    result = recommend({"product_ctr": 0.03, "engagement_rate": 0.128, "completion_rate": 0.6})
-    assert result.recommendations == []
-    assert result.total == 0
-    assert result.summary == (
-        "No KPI with data is below its benchmark, so nothing is recommended; diagnose shows the "
-        "strengths."
+def test_a_creator_at_or_above_every_benchmark_gets_the_stretch_goal() -> None:
+    """No measured KPI below its benchmark: the list aims at the next band up, and names the
+    metrics that would let more interventions apply."""
+    metrics = {"product_ctr": 0.03, "engagement_rate": 0.128, "completion_rate": 0.6}
+    result = recommend(metrics)
+    scored = score(metrics)
+    bands = load_catalogue().bands
+    index = [name for name, _ in bands].index(scored.band)
+    assert result.goal is not None
+    assert (result.goal.band, result.goal.score_needed) == bands[max(index - 1, 0)]
+    assert result.goal.points_away == pytest.approx(
+        max(bands[max(index - 1, 0)][1] - scored.overall_score, 0.0), abs=0.01
     )
+    assert result.summary.startswith(
+        "No KPI with data is below its benchmark for this size, so the stretch goal is "
+        f"{result.goal.band}"
+    )
+    assert result.data_needed_total >= len(result.data_needed) > 0
+    assert all(entry.unlocks for entry in result.data_needed)
 
 
 def test_counts_in_a_counterfactual_are_whole_so_score_accepts_it() -> None:

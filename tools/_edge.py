@@ -92,12 +92,25 @@ def ok_result(
     declares them optional with ``tools._schema.lean``). ``meta`` goes to the result's
     ``_meta``: data for a view, which hosts do not hand to the model.
     """
-    data = structured.model_dump(mode="json", exclude_none=True, exclude=set(omit) | {"summary"})
+    data = structured.model_dump(mode="json", exclude_none=True, exclude=_exclusions(omit))
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
         structured_content={"summary": text, **data},
         _meta=dict(meta) if meta is not None else None,
     )
+
+
+def _exclusions(omit: Collection[str]) -> dict[str, Any]:
+    """pydantic's nested ``exclude`` for dotted paths ("analysis.decision"; "*" is every item
+    of a list), with the model's own ``summary`` (the answer puts the text's first)."""
+    tree: dict[str, Any] = {"summary": True}
+    for path in omit:
+        node = tree
+        parts = ["__all__" if part == "*" else part for part in path.split(".")]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = True
+    return tree
 
 
 class CallStoppedError(Exception):

@@ -118,14 +118,39 @@ def lean_schema(schema: Mapping[str, Any], *, output: bool = False) -> dict[str,
     return cast("dict[str, Any]", _unrequire_nullable(_lean_node(schema, everywhere=not output)))
 
 
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        resolved: dict[str, Any] = schema["$defs"][reference.removeprefix("#/$defs/")]
+        return resolved
+    return node
+
+
+def _unrequire(schema: dict[str, Any], path: list[str]) -> None:
+    """Make the field at a dotted ``path`` optional ("*" steps into a list's items)."""
+    node = schema
+    for part in path[:-1]:
+        node = _resolve(schema, node)
+        node = node["items"] if part == "*" else node["properties"][part]
+    node = _resolve(schema, node)
+    required = node.get("required")
+    if isinstance(required, list):
+        kept = [name for name in cast("list[str]", required) if name != path[-1]]
+        if kept:
+            node["required"] = kept
+        else:
+            del node["required"]
+
+
 _SUMMARY = {"type": "string", "description": "What to say first: the text content's words."}
 
 
 def lean(tool: Tool, *, full_only: Collection[str] = ()) -> Tool:
     """``tool`` with lean input and output schemas (rewritten in place; returned for chaining).
 
-    ``full_only`` names top-level output fields that only ``detail="full"`` answers carry: the
-    schema no longer requires them. Leaning a lean tool again changes nothing.
+    ``full_only`` names output fields (dotted paths; "*" for a list's items) that only
+    ``detail="full"`` answers carry: the schema no longer requires them. Leaning a lean tool
+    again changes nothing.
 
     The output schema leads with ``summary`` (every answer carries it, see
     :func:`tools._edge.ok_result`). The SDK's own check of an answer against the output model
@@ -138,8 +163,9 @@ def lean(tool: Tool, *, full_only: Collection[str] = ()) -> Tool:
     if metadata.output_schema is not None:
         schema = lean_schema(metadata.output_schema, output=True)
         properties = {"summary": _SUMMARY, **schema.get("properties", {})}
-        dropped = {"summary", *full_only}
-        required = ["summary", *(n for n in schema.get("required", []) if n not in dropped)]
+        for path in full_only:
+            _unrequire(schema, path.split("."))
+        required = ["summary", *(n for n in schema.get("required", []) if n != "summary")]
         metadata.output_schema = {**schema, "properties": properties, "required": required}
         metadata.output_model = None
     return tool

@@ -21,6 +21,8 @@ from kpi_core.experiments.plans import (
 )
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
+from tools._schema import lean
+from tools._shared import DetailArg
 from tools._store import open_store
 
 __all__ = ["build_list", "build_record", "build_register"]
@@ -44,6 +46,36 @@ analyze_ab_test's. Returns `summary`, the analysis and the updated evidence; ide
 LIST_DESCRIPTION = f"""List registered experiments, newest first; filters `intervention_id`,
 `status` ("registered", "completed"), `category`, `creator_id`; pages of `limit`
 (1-{MAX_PAGE_SIZE}) with `next_cursor`. Returns `summary`, `experiments`, `total`."""
+
+
+#: A plan's settings that a compact answer leaves to detail="full" (the metric, MDE, sample,
+#: guardrails and who is tested stay).
+_PLAN_SETTINGS = (
+    "mde_type",
+    "alpha",
+    "power",
+    "sides",
+    "arms",
+    "allocation",
+    "method",
+    "correction",
+    "sequential",
+    "sequential_tuning",
+    "guardrail_margins",
+    "arm_names",
+)
+REGISTER_FULL_ONLY = tuple(f"experiment.plan.{name}" for name in _PLAN_SETTINGS)
+RECORD_FULL_ONLY = (
+    *REGISTER_FULL_ONLY,
+    "analysis.summary",
+    "analysis.decision",
+    "analysis.analysis_method",
+)
+LIST_FULL_ONLY = tuple(f"experiments.*.plan.{name}" for name in _PLAN_SETTINGS)
+
+
+def _omitted(detail: str, full_only: tuple[str, ...]) -> tuple[str, ...]:
+    return () if detail == "full" else full_only
 
 
 def build_register(config: ServerConfig) -> Tool:
@@ -79,6 +111,7 @@ def build_register(config: ServerConfig) -> Tool:
                 "it (a lower-is-better rate is measured as its complement)."
             ),
         ] = None,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, Registration]:
         def body(_: CallControl) -> CallToolResult:
             result = store.register_experiment(
@@ -89,11 +122,11 @@ def build_register(config: ServerConfig) -> Tool:
                 plan_id=plan_id,
                 measured_as=measured_as,
             )
-            return ok_result(result.summary, result)
+            return ok_result(result.summary, result, omit=_omitted(detail, REGISTER_FULL_ONLY))
 
         return await run_tool("register_experiment", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         register_experiment,
         name="register_experiment",
         title="Register an experiment",
@@ -101,6 +134,7 @@ def build_register(config: ServerConfig) -> Tool:
         annotations=WRITES,
         structured_output=True,
     )
+    return lean(tool, full_only=REGISTER_FULL_ONLY)
 
 
 def build_record(config: ServerConfig) -> Tool:
@@ -130,16 +164,17 @@ def build_record(config: ServerConfig) -> Tool:
             Field(description="The plan's correction (the default); another one is refused."),
             SkipValidation,
         ] = None,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, RecordedOutcome]:
         def body(_: CallControl) -> CallToolResult:
             result = store.record_outcome(
                 plan_id, arms, guardrails=guardrails, correction=correction
             )
-            return ok_result(result.summary, result)
+            return ok_result(result.summary, result, omit=_omitted(detail, RECORD_FULL_ONLY))
 
         return await run_tool("record_outcome", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         record_outcome,
         name="record_outcome",
         title="Record an experiment's outcome",
@@ -147,6 +182,7 @@ def build_record(config: ServerConfig) -> Tool:
         annotations=WRITES,
         structured_output=True,
     )
+    return lean(tool, full_only=RECORD_FULL_ONLY)
 
 
 def build_list(config: ServerConfig) -> Tool:
@@ -163,6 +199,7 @@ def build_list(config: ServerConfig) -> Tool:
         cursor: Annotated[
             str | None, SkipValidation, Field(description="next_cursor of the previous page.")
         ] = None,
+        detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, ExperimentPage]:
         def body(_: CallControl) -> CallToolResult:
             page = store.list_experiments(
@@ -173,11 +210,11 @@ def build_list(config: ServerConfig) -> Tool:
                 limit=limit,
                 cursor=cursor,
             )
-            return ok_result(page.summary, page)
+            return ok_result(page.summary, page, omit=_omitted(detail, LIST_FULL_ONLY))
 
         return await run_tool("list_experiments", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         list_experiments,
         name="list_experiments",
         title="List experiments",
@@ -185,3 +222,4 @@ def build_list(config: ServerConfig) -> Tool:
         annotations=READ_ONLY,
         structured_output=True,
     )
+    return lean(tool, full_only=LIST_FULL_ONLY)

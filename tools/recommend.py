@@ -7,10 +7,11 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from kpi_core.interventions import Objective
-from kpi_core.recommendations import MAX_ITEMS, Recommendations, recommend
+from kpi_core.recommendations import FULL_ONLY, MAX_ITEMS, Recommendations, recommend
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_weighting
+from tools._schema import lean
 from tools._shared import (
     CreatorRefArg,
     CurrencyArg,
@@ -28,6 +29,10 @@ fill in `missing`). Proposes a stretch goal when nothing is below benchmark; `da
 metrics that would unlock more."""
 
 
+#: Recommendations a default answer shows (max_items asks for more, up to MAX_ITEMS).
+DEFAULT_ITEMS = 3
+
+
 def build(config: ServerConfig) -> Tool:
     store = open_store(config)
 
@@ -37,7 +42,7 @@ def build(config: ServerConfig) -> Tool:
         weighting: WeightingArg = "tiered",
         max_items: Annotated[
             int, Field(ge=1, le=MAX_ITEMS, strict=True, description="Recommendations to return.")
-        ] = 5,
+        ] = DEFAULT_ITEMS,
         objective: Objective = "balanced",
         currency: CurrencyArg = None,
         detail: DetailArg = "summary",
@@ -60,7 +65,7 @@ def build(config: ServerConfig) -> Tool:
 
         return await run_tool("recommend", body, time_limit=config.time_limit)
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         recommend_tool,
         name="recommend",
         title="Recommend changes",
@@ -70,3 +75,4 @@ def build(config: ServerConfig) -> Tool:
         ),
         structured_output=True,
     )
+    return lean(tool, full_only=FULL_ONLY)

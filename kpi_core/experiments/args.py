@@ -192,6 +192,12 @@ class AbTestArgs(DesignArgs):
     # recommend leaves these None (and names them in missing) when the creator's data lacks them
     baseline: float | None  # pyright: ignore[reportIncompatibleVariableOverride, reportGeneralTypeIssues]
     mde: float | None  # pyright: ignore[reportIncompatibleVariableOverride, reportGeneralTypeIssues]
+    primary_metric: str | None = Field(
+        default=None, description="The metric the test decides on (the design keeps it)."
+    )
+    guardrails: list[str] = Field(
+        default_factory=list[str], description="Metrics that must not get worse."
+    )
     missing: list[str] = Field(description="Arguments the caller must still supply.")
 
 
