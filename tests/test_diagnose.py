@@ -101,8 +101,8 @@ def test_hand_built_creator_bottlenecks_funnel_and_what_ifs() -> None:
         'Creator "hand_built": overall 35.1 (weak, 65% of the weight has data). The biggest '
         "bottleneck is Shop conversion (1.3 points): conversion rate 1.5% against a typical "
         "3.0%. 4 KPIs are below their benchmark in all. Reaching the benchmarks on the top 3 "
-        "would give about 44.1 (+9.0). The funnel leaks most at conversion to orders. Strong "
-        "on: Content strategy. 8 KPIs had no data."
+        "would give about 44.1 (+9.0). The funnel leaks most at conversion to orders. Above "
+        "the benchmark for this size: Content strategy. 8 KPIs had no data."
     )
 
 

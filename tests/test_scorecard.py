@@ -24,7 +24,7 @@ from server import build_server
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 from tests.conftest import StdioFactory
 from tools._config import ServerConfig
-from tools.scorecard import SCORECARD_HTML, SCORECARD_URI
+from tools.scorecard import SCORECARD_HTML, SCORECARD_META, SCORECARD_URI
 
 pytestmark = pytest.mark.anyio
 
@@ -73,6 +73,15 @@ def parse(html: str) -> Markup:
     return markup
 
 
+def card_of(result: Any) -> dict[str, Any]:
+    """The whole scorecard: the view's data, in the result's _meta (the structured content is
+    the compact answer a model reads)."""
+    meta = result.meta
+    assert meta is not None
+    card: dict[str, Any] = meta[SCORECARD_META]
+    return card
+
+
 def text_of(result: Any) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent)
@@ -89,9 +98,15 @@ async def test_show_scorecard_is_listed_read_only_and_bound_to_its_ui_resource()
     assert tool.annotations.read_only_hint is True
     assert tool.annotations.idempotent_hint is True
     assert tool.annotations.destructive_hint is False
-    assert set(tool.input_schema["properties"]) == {"metrics", "weighting", "currency"}
+    assert set(tool.input_schema["properties"]) == {
+        "metrics",
+        "creator_ref",
+        "weighting",
+        "currency",
+        "detail",
+    }
     assert tool.output_schema is not None
-    assert {"score", "bottlenecks", "recommendations", "schemes"} <= set(
+    assert {"summary", "bottlenecks", "recommendations", "schemes", "card"} <= set(
         tool.output_schema["properties"]
     )
     assert capabilities.extensions is not None
@@ -145,8 +160,7 @@ async def test_the_structured_scorecard_is_exactly_the_librarys_results(name: st
     async with Client(build_server()) as client:
         result = await client.call_tool("show_scorecard", {"metrics": metrics})
     assert not result.is_error, text_of(result)
-    card = result.structured_content
-    assert card is not None
+    card = card_of(result)
     tiered, equal = score(metrics, "tiered"), score(metrics, "equal")
     diagnosis = diagnose(metrics, "tiered", 3)
     advice = recommend(metrics, "tiered", 3)
@@ -206,8 +220,7 @@ async def test_a_custom_weighting_is_shown_beside_tiered_and_equal() -> None:
         result = await client.call_tool(
             "show_scorecard", {"metrics": metrics, "weighting": weights}
         )
-    card = result.structured_content
-    assert card is not None
+    card = card_of(result)
     assert [scheme["name"] for scheme in card["schemes"]] == ["tiered", "equal", "custom"]
     assert card["schemes"][2]["weights"] == weights
     assert card["schemes"][2]["overall_score"] == score(metrics, weights).overall_score
@@ -220,8 +233,7 @@ async def test_re_sending_the_echoed_inputs_reproduces_the_scorecard() -> None:
     document's payload comes back under canonical names (total_revenue as gmv)."""
     async with Client(build_server()) as client:
         first = await client.call_tool("show_scorecard", {"metrics": SOURCE_PAYLOAD})
-        card = first.structured_content
-        assert card is not None
+        card = card_of(first)
         again = await client.call_tool(
             "show_scorecard",
             {
@@ -232,7 +244,8 @@ async def test_re_sending_the_echoed_inputs_reproduces_the_scorecard() -> None:
         )
     assert card["metrics"]["gmv"] == SOURCE_PAYLOAD["total_revenue"]
     assert "total_revenue" not in card["metrics"]
-    assert again.structured_content == card
+    assert card_of(again) == card
+    assert again.structured_content == first.structured_content
 
 
 @pytest.mark.parametrize(
@@ -322,7 +335,7 @@ async def test_money_in_another_currency_is_reported_in_usd_by_every_tool() -> N
     arguments = {"metrics": in_eur, "currency": "EUR"}
     async with Client(build_server(config)) as client:
         scored = (await client.call_tool("score_creator", arguments)).structured_content
-        card = (await client.call_tool("show_scorecard", arguments)).structured_content
+        card = card_of(await client.call_tool("show_scorecard", arguments))
         diagnosis = (await client.call_tool("diagnose", arguments)).structured_content
         advice = (await client.call_tool("recommend", arguments)).structured_content
         plain = (await client.call_tool("diagnose", {"metrics": in_usd})).structured_content
