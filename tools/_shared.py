@@ -67,7 +67,8 @@ def creator_record(metrics: object, creator_ref: str | None) -> Mapping[str, obj
     if metrics is None:
         raise InvalidValueError(
             "metrics",
-            "is required (or creator_ref from score_creator)",
-            "(missing)",
+            "or creator_ref is required (score_creator returns a creator_ref)",
+            "neither",
+            "give metrics or creator_ref",
         )
     return as_object(metrics, "metrics")

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["compare_weighting"]
 
-_EXACTLY_ONE = "give exactly one of metrics (one creator), creators (a cohort) or path (a file)"
+_EXACTLY_ONE = (
+    "give exactly one of metrics or creator_ref (one creator), creators (a cohort) or path (a file)"
+)
 _PER_VIDEO_HINT = (
     "aggregate the videos per creator first (the batch command's output table carries each "
     "creator's metrics), add the next period's outcome as a column, and compare that file"
