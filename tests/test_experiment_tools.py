@@ -209,6 +209,26 @@ async def test_listing_pages_through_the_client_with_a_cursor(tmp_path: Path) ->
             "sc_pin_product_link?",
         ),
         (
+            "register_experiment",
+            {
+                "plan": {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2}
+                | {"allocation": [0.5, 0.5], "n_per_arm": 25},
+                "intervention_id": PIN,
+            },
+            "register_experiment was not run: plan.n_per_arm must be a list of units, one per arm "
+            "(2 to 20, control first), e.g. [1000, 1000]; got 25.",
+        ),
+        (
+            "register_experiment",
+            {
+                "plan": {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2}
+                | {"allocation": [1.0], "n_per_arm": [9, 9]},
+                "intervention_id": PIN,
+            },
+            "register_experiment was not run: plan.allocation must be a list of fractions, one "
+            "per arm (2 to 20, control first), e.g. [0.5, 0.5]; got [1.0].",
+        ),
+        (
             "record_outcome",
             {"plan_id": "exp-0", "arms": []},
             "record_outcome was not run: plan_id is not a registered plan in this store; got "
