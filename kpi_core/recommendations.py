@@ -590,7 +590,7 @@ def _recommendation(
         ),
         lift=lift,
         uplift=uplift,
-        evidence_text=evidence.text,
+        evidence_text=evidence.text or "",
         with_steps=with_steps,
     )
     return Recommendation(

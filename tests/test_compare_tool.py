@@ -93,7 +93,10 @@ async def test_a_same_period_outcome_is_refused_as_circular(outcome: str) -> Non
     assert text.startswith("compare_weighting was not run: outcome must be a later period's")
 
 
-EXACTLY_ONE = "give exactly one of metrics (one creator), creators (a cohort) or path (a file)."
+EXACTLY_ONE = (
+    "give exactly one of metrics or creator_ref (one creator), creators (a cohort) or path "
+    "(a file)."
+)
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,7 @@ def test_a_data_gap_names_the_metrics_and_the_inputs_that_would_fill_it() -> Non
     gaps = {gap.kpi: gap for gap in diagnose(HAND_BUILT).data_gaps}
     cost = gaps["cost_efficiency"]
     assert cost.metrics == ["avg_commission_rate", "cpm", "cost_to_gmv"]
+    assert cost.derivable is not None
     assert {d.metric: d.inputs for d in cost.derivable} == {
         "cpm": ["creator_cost", "views"],
         "cost_to_gmv": ["creator_cost", "gmv"],

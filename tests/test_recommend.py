@@ -424,6 +424,7 @@ def test_ab_test_holds_exactly_the_design_ab_test_arguments_and_what_is_missing(
         primary = catalogue[entry.primary_metric]
         assert args["metric_kind"] == ("proportion" if primary.kind == "fraction" else "mean")
         assert args["unit"] == entry.units[0]
+        assert item.experiment is not None
         assert item.experiment.allowed_units == list(entry.units)
         assert args["mde_type"] == ("absolute" if entry.lift_type == "absolute" else "relative")
         assert args["baseline_sd"] is None
@@ -451,6 +452,7 @@ def test_cart_abandonment_is_tested_on_the_conversion_it_moves() -> None:
         for r in recommend(metrics, max_items=MAX_ITEMS).recommendations
         if r.id == "sc_cart_reminder"
     )
+    assert item.experiment is not None
     assert item.experiment.primary_metric == "conversion_rate"
     assert item.ab_test.baseline == pytest.approx(0.02)
     assert item.ab_test.mde == pytest.approx(0.71 * 0.03 / 0.29, rel=1e-9)
