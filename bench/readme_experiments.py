@@ -89,10 +89,11 @@ async def _loop(
     fill: dict[str, Any],
     arms: Callable[[int], list[dict[str, object]]],
 ) -> dict[str, str]:
-    before = await client.call_tool("recommend", {"metrics": metrics, "max_items": 20})
+    advice = {"metrics": metrics, "max_items": 20, "detail": "full"}
+    before = await client.call_tool("recommend", advice)
     item = _item(before, ident)
     arguments = {k: v for k, v in item["ab_test"].items() if k != "missing"}
-    arguments |= fill | {"primary_metric": item["experiment"]["primary_metric"]}
+    arguments |= fill
     design = await client.call_tool("design_ab_test", arguments)
     plan = design.structured_content
     registered = await client.call_tool(
@@ -102,7 +103,7 @@ async def _loop(
     plan_id = registered.structured_content["plan_id"]
     outcome = arms(plan["n_per_arm"][0])
     recorded = await client.call_tool("record_outcome", {"plan_id": plan_id, "arms": outcome})
-    after = await client.call_tool("recommend", {"metrics": metrics, "max_items": 20})
+    after = await client.call_tool("recommend", advice)
     return {
         "ab_test": json.dumps(item["ab_test"]),
         "design_arguments": json.dumps(fill),

@@ -135,3 +135,26 @@ BAD_INPUTS: list[tuple[str, Any, Any, str]] = [
     ),
     ("follower count too large", {"follower_count": 1e12, "gmv": 5.0}, "tiered", "follower_count"),
 ]
+
+
+def as_answer(model: Any, omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A library result as a tool's structured content carries it (issue 18): ``summary``
+    first, fields that are null left out, and the dotted paths in ``omit`` ("*" for every item
+    of a list) left to ``detail="full"``."""
+    data: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    for path in omit:
+        _drop(data, path.split("."))
+    return {"summary": data.pop("summary", None) or model.summary, **data}
+
+
+def _drop(node: Any, path: list[str]) -> None:
+    if isinstance(node, list):
+        for item in node:  # pyright: ignore[reportUnknownVariableType]
+            _drop(item, path[1:] if path[0] == "*" else path)
+        return
+    if not isinstance(node, dict):
+        return
+    if len(path) == 1:
+        node.pop(path[0], None)  # pyright: ignore[reportUnknownMemberType]
+    elif path[0] in node:
+        _drop(node[path[0]], path[1:])

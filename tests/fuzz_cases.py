@@ -1258,9 +1258,22 @@ def _draw(chooser: Chooser, spec: ToolSpec, base: dict[str, Any], fields: list[T
     raise AssertionError(f"no corruption applies to any field of {spec.name}")
 
 
+def without_nulls(value: Any) -> Any:
+    """``value`` with every object member whose value is null left out: the published schemas
+    declare an optional field by its kind alone (issue 18: no null unions), and an explicit null
+    means the same as leaving the field out; a required field left out stays invalid."""
+    if isinstance(value, dict):
+        members: dict[str, Any] = value
+        return {key: without_nulls(item) for key, item in members.items() if item is not None}
+    if isinstance(value, list):
+        items: list[Any] = value
+        return [without_nulls(item) for item in items]
+    return value
+
+
 def _case(spec: ToolSpec, kind: str, base: Mapping[str, Any], corruption: _Corruption) -> Case:
     sent = wire_form(corruption.arguments)
-    schema_valid = spec.inputs.is_valid(sent)
+    schema_valid = spec.inputs.is_valid(without_nulls(sent))
     must_refuse = corruption.must_refuse
     if must_refuse is None:
         must_refuse = not schema_valid and kind not in LENIENT_KINDS

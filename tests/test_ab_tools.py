@@ -11,6 +11,8 @@ from mcp.types import TextContent
 from kpi_core.experiments.analysis import analyze_ab_test
 from kpi_core.experiments.design import design_ab_test
 from server import build_server
+from tests.cases import as_answer
+from tools.ab_test import ANALYZE_FULL_ONLY, DESIGN_FULL_ONLY
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +29,9 @@ async def test_a_design_through_the_client_is_the_librarys_design_with_a_summary
     arguments = {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2, "daily_units": 5000}
     result = await call("design_ab_test", arguments)
     expected = design_ab_test("proportion", 0.02, mde=0.2, daily_units=5000)
-    assert result.structured_content == expected.model_dump(mode="json")
+    assert result.structured_content == as_answer(expected, DESIGN_FULL_ONLY)
+    full = await call("design_ab_test", {**arguments, "detail": "full"})
+    assert full.structured_content == as_answer(expected)
     assert expected.n_per_arm == [21109, 21109]
     assert expected.duration_days == 14
     text = result.content[0].text
@@ -43,7 +47,7 @@ async def test_an_analysis_through_the_client_is_the_librarys_analysis() -> None
     ]
     result = await call("analyze_ab_test", {"metric_kind": "proportion", "arms": arms})
     expected = analyze_ab_test("proportion", arms)
-    assert result.structured_content == expected.model_dump(mode="json")
+    assert result.structured_content == as_answer(expected, ANALYZE_FULL_ONLY)
     assert expected.comparisons[0].p_value == pytest.approx(0.0309792, abs=1e-7)
     assert result.content[0].text.startswith(expected.decision)
 
@@ -155,7 +159,9 @@ async def test_cuped_ratio_and_planned_analyses_go_through_the_client(tmp_path: 
         )
     assert adjusted.structured_content["comparisons"][0]["test"] == "ancova_t"
     assert ratios.structured_content["comparisons"][0]["test"] == "welch_t"
-    assert ratios.structured_content == analyze_ab_test("ratio", ratio).model_dump(mode="json")
+    assert ratios.structured_content == as_answer(
+        analyze_ab_test("ratio", ratio), ANALYZE_FULL_ONLY
+    )
     assert (planned.structured_content["sides"], planned.structured_content["verdict"]) == (
         1,
         "incomplete",

@@ -398,7 +398,7 @@ def test_a_design_names_its_hypothesis_metric_guardrails_srm_check_and_stopping_
     )
     assert design.hypothesis == (
         "H0: conversion_rate (a rate over viewers) is the same in treatment as in control, "
-        "at 2.00%.\nH1: the treatment changes it by at least +0.40 points (20.0% relative), "
+        "at 2.00%.\nH1: the treatment changes it by at least +0.40 pp (20.0% relative), "
         "to 2.40%.\nTested two-sided at alpha 0.05 with power 0.8."
     )
     assert design.primary_metric == "conversion_rate"

@@ -13,10 +13,12 @@ from mcp.client import ClientRequestContext
 from mcp.types import ListRootsResult, Root
 from pydantic import FileUrl
 
+from kpi_core.answers import brief_cohort
 from kpi_core.cohorts.cohort import score_cohort
 from kpi_core.cohorts.scoring import score_cohort_text
 from kpi_core.demo import demo_cohort_rows
 from server import build_server
+from tests.cases import as_answer
 from tools._config import ServerConfig
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +45,7 @@ async def test_a_list_with_bad_rows_scores_the_good_ones_and_rejects_the_rest() 
         result = await client.call_tool("score_cohort", {"creators": rows, "top_n": 3})
     data = result.structured_content
     assert data is not None
-    assert data == score_cohort(rows, top_n=3).model_dump(mode="json")
+    assert data == as_answer(brief_cohort(score_cohort(rows, top_n=3)))
     assert data["count"] == 6
     assert [row["creator_id"] for row in data["rejected"]] == ["typo", "empty"]
     assert "did you mean 0.04?" in data["rejected"][0]["reasons"][0]
@@ -133,7 +135,7 @@ async def test_a_pasted_csv_is_scored_with_the_ingest_line_leading_the_text() ->
     assert not result.is_error, text(result)
     data = result.structured_content
     assert data is not None
-    assert data == score_cohort_text(pasted).model_dump(mode="json")
+    assert data == as_answer(brief_cohort(score_cohort_text(pasted)))
     assert text(result).splitlines()[0] == "1 rows, 1 creators, no column ignored."
     assert data["ingest"]["notes_by_code"] == {
         "abbreviated": 2,
@@ -159,7 +161,7 @@ async def test_a_list_takes_a_columns_mapping_too() -> None:
     async with Client(build_server()) as client:
         result = await client.call_tool("score_cohort", {"creators": rows, "columns": mapping})
     assert result.structured_content is not None
-    expected = score_cohort([{"creator_id": "@a", "gmv": 1200.0}]).model_dump(mode="json")
+    expected = as_answer(brief_cohort(score_cohort([{"creator_id": "@a", "gmv": 1200.0}])))
     assert result.structured_content == expected
 
 
@@ -194,12 +196,11 @@ async def test_the_window_and_period_bounds_are_in_the_input_schema() -> None:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         refused = await client.call_tool("score_cohort", {"csv_text": "gmv\n1\n", "window_days": 0})
     properties = tools["score_cohort"].input_schema["properties"]
-    assert (
-        properties["window_days"]["anyOf"][0]["minimum"],
-        properties["window_days"]["anyOf"][0]["maximum"],
-    ) == (1, 3660)
+    assert (properties["window_days"]["minimum"], properties["window_days"]["maximum"]) == (1, 3660)
     assert refused.is_error
-    assert text(refused).startswith("score_cohort was not run: window_days must be greater")
+    assert text(refused).startswith(
+        "score_cohort was not run: window_days must be a whole number in [1, 3660]"
+    )
 
 
 async def test_a_dry_run_of_pasted_text_shows_example_values_per_column() -> None:

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from mcp import Client
 
+from kpi_core.answers import brief_comparison
 from kpi_core.catalogue import KPI_IDS
 from kpi_core.compare import compare_cohort, compare_single
 from kpi_core.demo import demo_cohort_rows, demo_metrics
 from server import build_server
+from tests.cases import as_answer
 from tools._config import ServerConfig
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +27,7 @@ async def test_single_mode_answers_the_librarys_comparison_with_the_contract_fie
     data = result.structured_content
     assert data is not None
     expected = compare_single(metrics, ["tiered", "equal"])
-    assert data == expected.model_dump(mode="json")
+    assert data == as_answer(brief_comparison(expected))
     assert next(iter(data)) == "summary"
     assert data["mode"] == "single"
     assert [scheme["name"] for scheme in data["schemes"]] == ["tiered", "equal"]
@@ -54,7 +56,7 @@ async def test_cohort_mode_reports_rank_quality_with_intervals_and_progress() ->
     data = result.structured_content
     assert data is not None
     expected = compare_cohort(rows, ["equal", "tiered"], "next_gmv", n_boot=100)
-    assert data == expected.model_dump(mode="json")
+    assert data == as_answer(brief_comparison(expected))
     assert result.content[0].text == expected.summary  # type: ignore[union-attr]
     assert [item["scheme"] for item in data["rank_quality"]] == ["equal", "tiered", "baseline"]
     assert data["differences"][0]["versus"] == "equal"
@@ -77,7 +79,7 @@ async def test_a_file_in_an_allowed_directory_gives_the_comparison_of_its_rows(
     async with Client(build_server(ServerConfig())) as client:
         refused = await client.call_tool("compare_weighting", arguments)
     expected = compare_cohort(rows, outcome="next_gmv", n_boot=50)
-    assert from_file.structured_content == expected.model_dump(mode="json")
+    assert from_file.structured_content == as_answer(brief_comparison(expected))
     assert refused.is_error
     message = refused.content[0].text  # type: ignore[union-attr]
     assert message.startswith("compare_weighting was not run: path cannot be read")

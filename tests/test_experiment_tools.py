@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 
 from kpi_core.experiments.store import ExperimentStore
-from kpi_core.recommendations import recommend
+from kpi_core.recommendations import FULL_ONLY, recommend
 from server import build_server
-from tests.cases import REALISTIC
+from tests.cases import REALISTIC, as_answer
 from tools._config import ServerConfig
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +53,10 @@ async def test_the_writing_tools_are_idempotent_writes_and_listing_is_read_only(
     assert not (tmp_path / "x.sqlite3").exists()
 
 
+#: recommend's whole answer for the creator: every intervention, every field.
+ALL_ADVICE: dict[str, Any] = {"metrics": CREATOR, "max_items": 20, "detail": "full"}
+
+
 async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_change_nothing(
     tmp_path: Path,
 ) -> None:
@@ -61,7 +65,7 @@ async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_chan
     0.0004 / 0.0005 = 0.8 gives 25.5); product_ctr 0.80% -> 0.92% (+15%) becomes evidence."""
     path = tmp_path / "experiments.sqlite3"
     async with Client(build_server(config(path))) as client:
-        before = await client.call_tool("recommend", {"metrics": CREATOR, "max_items": 20})
+        before = await client.call_tool("recommend", ALL_ADVICE)
         item = pinned(before)
         assert item["evidence"]["experiments"] == 0
         assert item["evidence"]["text"] == "a team assumption, not yet measured"
@@ -105,12 +109,13 @@ async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_chan
             recorded
         )
 
-        after = await client.call_tool("recommend", {"metrics": CREATOR, "max_items": 20})
+        after = await client.call_tool("recommend", ALL_ADVICE)
         again = await client.call_tool("record_outcome", {"plan_id": plan_id, "arms": arms})
-        repeated = await client.call_tool("recommend", {"metrics": CREATOR, "max_items": 20})
+        repeated = await client.call_tool("recommend", ALL_ADVICE)
         listed = await client.call_tool("list_experiments", {})
         elsewhere = await client.call_tool(
-            "recommend", {"metrics": {**CREATOR, "category": "beauty"}, "max_items": 20}
+            "recommend",
+            {**ALL_ADVICE, "metrics": {**CREATOR, "category": "beauty"}},
         )
 
     item = pinned(after)
@@ -123,7 +128,7 @@ async def test_the_loop_changes_recommends_evidence_and_wording_and_repeats_chan
     assert item["expected_uplift"]["mid"] > pinned(before)["expected_uplift"]["mid"]
     with ExperimentStore(path) as store:
         library = recommend(CREATOR, max_items=20, evidence=store.evidence("gadgets"))
-    assert after.structured_content == library.model_dump(mode="json")
+    assert after.structured_content == as_answer(library)
 
     assert not again.structured_content["created"]
     assert text(again).splitlines()[3] == (
@@ -163,7 +168,8 @@ async def test_a_broken_store_fails_the_store_tools_clearly_while_scoring_keeps_
     assert text(advice).splitlines()[-1] == (
         "Recorded experiments were not used, so the lift ranges are the catalogue's: " + problem
     )
-    assert advice.structured_content == recommend(CREATOR).model_dump(mode="json")
+    expected = as_answer(recommend(CREATOR, max_items=3, detail="summary"), FULL_ONLY)
+    assert advice.structured_content == {**expected, "summary": text(advice)}
     assert path.read_bytes() == garbage
 
 
@@ -185,7 +191,7 @@ async def test_listing_pages_through_the_client_with_a_cursor(tmp_path: Path) ->
     assert text(first).splitlines()[1] == (
         f"- {ids[2]}: {PIN}, c2: registered, awaiting its outcome (21109 / 21109 viewers)"
     )
-    assert second.structured_content["next_cursor"] is None
+    assert "next_cursor" not in second.structured_content
     assert [e["plan_id"] for e in second.structured_content["experiments"]] == ids[:1]
 
 
