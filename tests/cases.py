@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kpi_core import KPI_IDS
@@ -141,10 +142,20 @@ def as_answer(model: Any, omit: tuple[str, ...] = ()) -> dict[str, Any]:
     """A library result as a tool's structured content carries it (issue 18): ``summary``
     first, fields that are null left out, and the dotted paths in ``omit`` ("*" for every item
     of a list) left to ``detail="full"``."""
-    data: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    data: dict[str, Any] = _no_nulls(model.model_dump(mode="json", exclude_none=True))
     for path in omit:
         _drop(data, path.split("."))
     return {"summary": data.pop("summary", None) or model.summary, **data}
+
+
+def _no_nulls(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if _no_nulls(v) is not None}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
 
 
 def _drop(node: Any, path: list[str]) -> None:

@@ -30,7 +30,7 @@ from kpi_core import KPI_IDS
 from kpi_core.demo import demo_metrics
 from server import build_server
 from tools._config import ServerConfig
-from tools.scorecard import SCORECARD_URI
+from tools.scorecard import SCORECARD_META, SCORECARD_URI
 
 pytestmark = pytest.mark.anyio
 
@@ -72,9 +72,14 @@ def wire(result: CallToolResult) -> dict[str, Any]:
 
 
 def structured(result: CallToolResult) -> dict[str, Any]:
+    """The whole scorecard the view renders: it travels in the result's _meta (the structured
+    content is the compact answer a model reads), and the view reads it from there."""
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return result.structured_content
+    assert "card" not in result.structured_content
+    assert result.meta is not None
+    card: dict[str, Any] = result.meta[SCORECARD_META]
+    return card
 
 
 async def node(*args: str) -> None:

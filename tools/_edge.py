@@ -20,6 +20,7 @@ Both log the tool name, the outcome and the fields at fault, never the payload.
 
 import difflib
 import logging
+import math
 import re
 import threading
 import time
@@ -92,12 +93,31 @@ def ok_result(
     declares them optional with ``tools._schema.lean``). ``meta`` goes to the result's
     ``_meta``: data for a view, which hosts do not hand to the model.
     """
-    data = structured.model_dump(mode="json", exclude_none=True, exclude=_exclusions(omit))
+    data = _without_nulls(
+        structured.model_dump(mode="json", exclude_none=True, exclude=_exclusions(omit))
+    )
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
         structured_content={"summary": text, **data},
         _meta=dict(meta) if meta is not None else None,
     )
+
+
+def _is_null(value: Any) -> bool:
+    """None, or a float JSON would write as null (infinite or NaN)."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _without_nulls(value: Any) -> Any:
+    """Object members whose value is null left out, at every depth; inside lists a null stays
+    (an infinite or NaN float is written as null, as JSON would)."""
+    if isinstance(value, dict):
+        members = cast("dict[str, Any]", value)
+        return {key: _without_nulls(item) for key, item in members.items() if not _is_null(item)}
+    if isinstance(value, list):
+        items = cast("list[Any]", value)
+        return [None if _is_null(item) else _without_nulls(item) for item in items]
+    return value
 
 
 def _exclusions(omit: Collection[str]) -> dict[str, Any]:
