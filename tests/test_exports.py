@@ -186,7 +186,9 @@ def test_studio_style_english_headers_are_recognised(tmp_path: Path) -> None:
     assert report.notes_by_code["button_label"] == 2
 
 
-def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_path: Path) -> None:
+def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
@@ -213,6 +215,18 @@ def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_pa
     assert rows.loc["@shopA", "conversion_rate"] == pytest.approx(0.035)
     assert rows.loc["@shopB", "orders"] == 400  # 1.2K over 90 days -> 400 over 30
     assert result.count == 2
+    # a dry run and the inspect command read the workbook twice (headers, then examples)
+    dry = score_cohort_file("shop.xlsx", [tmp_path], dry_run=True)
+    assert dry.count == 0
+    assert dry.ingest is not None
+    assert dry.ingest.columns_ignored == []
+    import cli
+
+    assert cli.main(["inspect", str(tmp_path / "shop.xlsx"), "--json"]) == 0
+    inspected = json.loads(capsys.readouterr().out)
+    assert inspected["format"] == "xlsx"
+    mapped = {column["source"]: column["canonical"] for column in inspected["columns"]}
+    assert mapped["GMV"] == "gmv"
 
 
 def test_a_creator_table_reads_abbreviations_separators_and_percent_strings() -> None:
