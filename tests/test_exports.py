@@ -284,8 +284,18 @@ def test_a_file_where_nothing_maps_lists_the_columns_and_suggestions() -> None:
         score_cohort_text("foo,Flowers,bar\n1,2,3\n")
     error = caught.value
     assert error.field == "columns"
-    assert "'Flowers' (maybe follower_count?)" in error.value
-    assert "'foo'" in error.value
+    assert "'Flowers' (maybe follower_count?)" in error.rule
+    assert "'foo'" in error.rule
+    assert error.value == "'3 columns'"  # the value as shown (quoted)
+
+
+def test_every_column_of_a_wide_file_where_nothing_maps_is_named_up_to_twelve() -> None:
+    """The list is in the rule, which is never truncated (an error's value is): the twelfth
+    header of a wide file is still named, and the rest counted."""
+    headers = [f"column number {i:02d}" for i in range(1, 16)]
+    with pytest.raises(InvalidValueError) as caught:
+        score_cohort_text(",".join(headers) + "\n" + ",".join("1" * 15) + "\n")
+    assert "'column number 12' and 3 more" in str(caught.value)
 
 
 def test_an_explicit_mapping_overrides_recognition() -> None:
