@@ -254,6 +254,9 @@ def test_duplicate_creator_rows_are_merged_when_identical_and_rejected_when_not(
     assert result.ingest is not None
     assert (result.ingest.duplicates_merged, result.ingest.duplicates_conflicting) == (1, 2)
     assert result.count == 2
+    # 5 rows of 3 creators (@a twice, @b twice with different values, @c)
+    assert (result.ingest.rows_read, result.ingest.creators_seen) == (5, 3)
+    assert result.summary.startswith("5 rows, 3 creators")
     reasons = {(row.index, row.creator_id): row.reasons for row in result.rejected}
     assert reasons == {
         (2, "@b"): [

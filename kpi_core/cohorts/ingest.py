@@ -234,7 +234,6 @@ def _creators(
                 f"({rows.period_source}) to 30",
             )
         )
-    seen = len(rows.frame) + rows.conflicting + rows.merged
     report = _report(
         source,
         table,
@@ -243,7 +242,7 @@ def _creators(
         kind="creators",
         creators=len(rows.frame),
         rows_used=len(rows.frame) + rows.merged,
-        creators_seen=seen - rows.merged,
+        creators_seen=rows.creators_seen,
         window=(None, None, None),
         posts=(None, None),
         burst=float(options.burst_minutes),
