@@ -32,7 +32,8 @@ from tools._shared import REFS, CreatorRefArg, CurrencyArg, DetailArg
 DESCRIPTION = """Show what the weighting does: one creator (`creator_ref` or `metrics`) under
 several `schemes` (the first is the reference), or a cohort (`creators` or `path`): rank shifts
 and, with `outcome` (a NEXT-period field such as next_gmv), each scheme's rank quality against the
-naive `baseline`, with bootstrap 95% intervals. Same-period outcomes are refused."""
+naive `baseline`, with bootstrap 95% intervals. Same-period outcomes are refused;
+`columns` maps a file's headers."""
 
 
 def _int(description: str, low: int, high: int) -> Any:
@@ -104,6 +105,10 @@ def build(config: ServerConfig) -> Tool:
         limit: Annotated[int, _int("Creators listed in scores.", 0, MAX_LIMIT)] = 20,
         offset: Annotated[int, _int("Skip this many first.", 0, MAX_OFFSET)] = 0,
         currency: CurrencyArg = None,
+        columns: Annotated[
+            dict[str, str] | None,
+            Field(description="Header (or key) -> canonical name; overrides recognition."),
+        ] = None,
         detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, WeightingComparison]:
         def body(control: CallControl) -> CallToolResult:
@@ -130,6 +135,7 @@ def build(config: ServerConfig) -> Tool:
                 currency=currency,
                 baseline=baseline,
                 allow_persistent_outcome=allow_persistent_outcome,
+                columns=columns,
                 progress=control.progress,
             )
             if detail != "full":
