@@ -26,6 +26,7 @@ from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
+from server import build_server
 from tests.conftest import StdioFactory
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +139,28 @@ async def converse(client: Client) -> None:
     assert plan["primary_metric"] == first["ab_test"]["primary_metric"]
     assert plan["guardrails"] == first["ab_test"]["guardrails"]
     assert plan["intervention_id"] == first["id"]
+
+
+#: The budget of every tool's input schema plus description in tools/list (issue 18: 28 KB).
+DEFINITIONS_BUDGET = 28 * 1024
+
+
+async def test_the_tool_definitions_are_small_with_no_titles_and_no_null_unions() -> None:
+    """What every conversation pays before its first call: input schemas plus descriptions within
+    28 KB; the full metrics schema once (score_creator), the other tools' `metrics` a plain
+    object; no schema repeats a property's name as its title or spells an optional value as a
+    union with null."""
+    async with Client(build_server()) as client:
+        tools = (await client.list_tools()).tools
+    spent = sum(size(tool.input_schema) + size(tool.description or "") for tool in tools)
+    assert spent <= DEFINITIONS_BUDGET, spent
+    for tool in tools:
+        for schema in (tool.input_schema, tool.output_schema or {}):
+            text = json.dumps(schema)
+            assert '"title":' not in text.replace('"title": {', ""), tool.name
+            assert '{"type": "null"}' not in text, tool.name
+        metrics = tool.input_schema.get("properties", {}).get("metrics")
+        if metrics is not None and tool.name != "score_creator":
+            assert "properties" not in metrics, tool.name
+            assert "score_creator.metrics" in metrics["description"], tool.name
+    assert "conversion_rate" in json.dumps(tools[0].input_schema)

@@ -6,9 +6,10 @@ letters) and spell an optional value as ``anyOf [X, {"type": "null"}]`` with ``"
 
 * an input argument that may be null is declared as its kind alone (leaving it out means the
   same; the tool's own argument model still accepts an explicit null);
-* an output field that may be null is declared as its kind alone and is no longer required: the
-  answer leaves a null out (:func:`tools._edge.ok_result` serialises without nulls), so the
-  schema and the data agree.
+* an output field (or a map's value) that may be null is declared as its kind alone and is no
+  longer required: the answer leaves a null out (:func:`tools._edge.ok_result` serialises
+  without nulls), so the schema and the data agree. A list's items keep a null branch (a null
+  inside a list stays); no tool's answer has one today.
 
 The rewriting never touches a property *named* ``title`` (only the keyword) and keeps every
 bound, enum and description.
@@ -38,8 +39,9 @@ def _without_description(node: object) -> object:
 
 
 def _lean_node(node: object, *, everywhere: bool, field: bool = False) -> object:
-    """``node`` without titles; its null branch goes when it is an object's property (or
-    ``everywhere``: an input schema, whose values the tool's own model validates)."""
+    """``node`` without titles; its null branch goes when it is an object's property or a
+    map's value (or ``everywhere``: an input schema, whose values the tool's own model
+    validates); a list's items keep theirs."""
     if isinstance(node, list):
         return [_lean_node(item, everywhere=everywhere) for item in cast("list[object]", node)]
     if not isinstance(node, Mapping):
@@ -62,20 +64,32 @@ def _lean_node(node: object, *, everywhere: bool, field: bool = False) -> object
                 name: _without_description(_lean_node(member, everywhere=everywhere))
                 for name, member in members.items()
             }
+        elif key == "additionalProperties":
+            # a map's null values are left out of the answer like a field's
+            out[key] = _lean_node(value, everywhere=everywhere, field=True)
         else:
             out[key] = _lean_node(value, everywhere=everywhere)
+    if field or everywhere:
+        return _without_null_branch(out)
+    return out
+
+
+def _without_null_branch(out: dict[str, object]) -> dict[str, object]:
+    """A schema whose ``anyOf`` allows null, as its other branch alone (marked nullable)."""
     options = out.get("anyOf")
-    if isinstance(options, list) and (field or everywhere):
-        kept = _without_null(cast("list[Any]", options))
-        if kept is not None:
-            del out["anyOf"]
-            if len(kept) == 1 and isinstance(kept[0], Mapping):
-                out = {**cast("Mapping[str, object]", kept[0]), **out}
-            else:
-                out["anyOf"] = kept
-            if out.get("default", 0) is None:
-                del out["default"]
-            out["__nullable__"] = True
+    if not isinstance(options, list):
+        return out
+    kept = _without_null(cast("list[Any]", options))
+    if kept is None:
+        return out
+    del out["anyOf"]
+    if len(kept) == 1 and isinstance(kept[0], Mapping):
+        out = {**cast("Mapping[str, object]", kept[0]), **out}
+    else:
+        out["anyOf"] = kept
+    if out.get("default", 0) is None:
+        del out["default"]
+    out["__nullable__"] = True
     return out
 
 

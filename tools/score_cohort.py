@@ -26,7 +26,7 @@ from tools._shared import CurrencyArg, DetailArg, WeightingArg
 
 DESCRIPTION = """Score and rank many creators: exactly one of `creators` (metric objects),
 `path` (CSV, Parquet, .xlsx, JSON in an allowed directory) or `csv_text` (<= 1 MB). Headers are
-recognised (`columns` maps others; `dry_run` shows how). Returns `summary`, the `leaderboard`,
+recognised (`columns` maps others). Returns `summary`, the `leaderboard`,
 the score `distribution`, `count`, `rejected` rows with reasons and the `ingest` report."""
 
 HOW_TO_MAP = (

@@ -17,8 +17,7 @@ from tools._shared import REFS, CurrencyArg, DetailArg, MetricsArg, WeightingArg
 DESCRIPTION = """Score a TikTok creator for e-commerce revenue: the first call. `metrics`: raw
 30-day metrics, all optional (rates are fractions: 3.5% is 0.035; see kpi://metrics). Returns
 `summary`, overall score 0-100 with its 80% interval, band, coverage, the 13 KPIs against their
-benchmarks for this size, and `creator_ref` to pass to the other tools instead of the metrics.
-`detail="full"` adds per-KPI intervals and components."""
+benchmarks for this size, and `creator_ref` for the other tools instead of the metrics."""
 
 MissingArg = Annotated[
     Missing,
