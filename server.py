@@ -44,7 +44,8 @@ __all__ = [
 logger = logging.getLogger("creator_kpi")
 
 INSTRUCTIONS = """Judge TikTok creators by the e-commerce revenue they can drive.
-Start with score_creator (13 KPIs, revenue-tiered weights). All rates are fractions in 0..1.
+Start with score_creator (13 KPIs, revenue-tiered weights) and pass its creator_ref to
+diagnose, recommend and show_scorecard. All rates are fractions in 0..1.
 Every number comes from a deterministic rule-based core; quote them, do not invent others."""
 
 

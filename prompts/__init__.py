@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -34,6 +35,17 @@ def _number(value: float, digits: int = 1) -> str:
     for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if magnitude >= threshold:
             return f"{value / threshold:.{digits}f}{suffix}"
+    return f"{value:.{digits}f}"
+
+
+def _pvalue(value: float) -> str:
+    """A p-value for reading, never in exponent notation: 0.0309 -> '0.031', 2.97e-05 ->
+    '0.00003', below one in a million '< 0.000001'."""
+    if value >= 0.001:
+        return f"{value:.2g}" if value < 0.01 else f"{value:.3g}".rstrip("0").rstrip(".")
+    if value < 1e-6:
+        return "< 0.000001"
+    digits = -math.floor(math.log10(value))
     return f"{value:.{digits}f}"
 
 
@@ -85,6 +97,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["percent"] = _percent
     env.filters["number"] = _number
+    env.filters["pvalue"] = _pvalue
     env.filters["inert"] = inert
     env.filters["quoted"] = quoted
     return env
