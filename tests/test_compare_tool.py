@@ -16,6 +16,7 @@ from kpi_core.demo import demo_cohort_rows, demo_metrics
 from server import build_server
 from tests.cases import as_answer
 from tools._config import ServerConfig
+from tools.compare_weighting import FULL_ONLY
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +28,7 @@ async def test_single_mode_answers_the_librarys_comparison_with_the_contract_fie
     data = result.structured_content
     assert data is not None
     expected = compare_single(metrics, ["tiered", "equal"])
-    assert data == as_answer(brief_comparison(expected))
+    assert data == as_answer(brief_comparison(expected), FULL_ONLY)
     assert next(iter(data)) == "summary"
     assert data["mode"] == "single"
     assert [scheme["name"] for scheme in data["schemes"]] == ["tiered", "equal"]
@@ -55,8 +56,8 @@ async def test_cohort_mode_reports_rank_quality_with_intervals_and_progress() ->
         )
     data = result.structured_content
     assert data is not None
-    expected = compare_cohort(rows, ["equal", "tiered"], "next_gmv", n_boot=100)
-    assert data == as_answer(brief_comparison(expected))
+    expected = compare_cohort(rows, ["equal", "tiered"], "next_gmv", n_boot=100, limit=0)
+    assert data == as_answer(brief_comparison(expected), FULL_ONLY)
     assert result.content[0].text == expected.summary  # type: ignore[union-attr]
     assert [item["scheme"] for item in data["rank_quality"]] == ["equal", "tiered", "baseline"]
     assert data["differences"][0]["versus"] == "equal"
@@ -78,8 +79,8 @@ async def test_a_file_in_an_allowed_directory_gives_the_comparison_of_its_rows(
         from_file = await client.call_tool("compare_weighting", arguments)
     async with Client(build_server(ServerConfig())) as client:
         refused = await client.call_tool("compare_weighting", arguments)
-    expected = compare_cohort(rows, outcome="next_gmv", n_boot=50)
-    assert from_file.structured_content == as_answer(brief_comparison(expected))
+    expected = compare_cohort(rows, outcome="next_gmv", n_boot=50, limit=0)
+    assert from_file.structured_content == as_answer(brief_comparison(expected), FULL_ONLY)
     assert refused.is_error
     message = refused.content[0].text  # type: ignore[union-attr]
     assert message.startswith("compare_weighting was not run: path cannot be read")
@@ -101,7 +102,12 @@ async def test_a_file_with_everyday_headers_is_read_as_score_cohort_reads_it(
         "posts_per_week": "weekly cadence",
     }
     pd.DataFrame(rows).rename(columns=everyday).to_csv(tmp_path / "export.csv", index=False)
-    arguments: dict[str, Any] = {"path": "export.csv", "outcome": "next_gmv", "n_boot": 50}
+    arguments: dict[str, Any] = {
+        "path": "export.csv",
+        "outcome": "next_gmv",
+        "n_boot": 50,
+        "limit": 20,
+    }
     async with Client(build_server(ServerConfig(allowed_dirs=(str(tmp_path),)))) as client:
         unmapped = await client.call_tool("compare_weighting", arguments)
         mapped = await client.call_tool(
@@ -110,13 +116,13 @@ async def test_a_file_with_everyday_headers_is_read_as_score_cohort_reads_it(
         on_metrics = await client.call_tool(
             "compare_weighting", {"metrics": {"gmv": 5.0}, "columns": {"GMV": "gmv"}}
         )
-    expected = compare_cohort(rows, outcome="next_gmv", n_boot=50)
-    assert mapped.structured_content == as_answer(brief_comparison(expected))
+    expected = compare_cohort(rows, outcome="next_gmv", n_boot=50, limit=20)
+    assert mapped.structured_content == as_answer(brief_comparison(expected), FULL_ONLY)
     # without the mapping the unrecognised column is not a metric: it answers, but the scores
     # miss posting frequency
     assert not unmapped.is_error
     assert unmapped.structured_content is not None
-    assert unmapped.structured_content["scores"] != expected.model_dump(mode="json")["scores"]
+    assert unmapped.structured_content["scores"] != mapped.structured_content["scores"]
     assert on_metrics.is_error
     assert on_metrics.content[0].text.startswith(  # type: ignore[union-attr]
         "compare_weighting was not run: columns applies to creators or path"

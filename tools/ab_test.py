@@ -36,9 +36,8 @@ default (0.1 = +10%). `unit`: viewer (give daily_units), creator (available_unit
 `guardrails`; pass the result to register_experiment."""
 
 ANALYZE_DESCRIPTION = """Read an A/B test: lifts, intervals, p-values, SRM, guardrails, decision.
-`arms`, control first: {name, conversions, units}; {name, mean, sd, n} or sums (CUPED: pre_sum,
-pre_sum_squares, sum_of_products); ratio sums. `plan_id` analyses as a registered plan says
-(record_outcome also stores it)."""
+`arms`, control first: {name, conversions, units}; {name, mean, sd, n} or sums (with CUPED's
+pre-period sums); ratio sums. `plan_id` reads as a registered plan says."""
 
 #: Prose a compact answer leaves to detail="full" (the summary says what matters of it).
 DESIGN_FULL_ONLY = ("method_label", "analysis_method", "stopping_rule", "assumptions")

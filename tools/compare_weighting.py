@@ -27,6 +27,7 @@ from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access
 from tools._params import as_object
+from tools._schema import lean
 from tools._shared import REFS, CreatorRefArg, CurrencyArg, DetailArg
 
 DESCRIPTION = """Show what the weighting does: one creator (`creator_ref` or `metrics`) under
@@ -34,6 +35,27 @@ several `schemes` (the first is the reference), or a cohort (`creators` or `path
 and, with `outcome` (a NEXT-period field such as next_gmv), each scheme's rank quality against the
 naive `baseline`, with bootstrap 95% intervals. Same-period outcomes are refused;
 `columns` maps a file's headers."""
+
+
+#: Creators listed in `scores` when the call gives no limit, by (cohort, full answer): a compact
+#: cohort answer leads with the rank statistics and lists no creator (ask with limit).
+LISTED = {(False, False): 3, (False, True): 20, (True, False): 0, (True, True): 20}
+#: What a compact answer leaves to detail="full": the definition of the NDCG gain, and beside
+#: each scheme's Spearman difference from the naive baseline its relative and NDCG forms.
+FULL_ONLY = (
+    "ndcg_gain",
+    *(
+        f"baseline_differences.*.{name}"
+        for name in (
+            "relative_improvement",
+            "rel_ci_low",
+            "rel_ci_high",
+            "ndcg_diff",
+            "ndcg_ci_low",
+            "ndcg_ci_high",
+        )
+    ),
+)
 
 
 def _int(description: str, low: int, high: int) -> Any:
@@ -102,7 +124,10 @@ def build(config: ServerConfig) -> Tool:
         ] = 200,
         seed: Annotated[int, _int("Bootstrap seed.", 0, MAX_SEED)] = 0,
         folds: Annotated[int, _int("Folds for fitted.", MIN_FOLDS, MAX_FOLDS)] = 5,
-        limit: Annotated[int, _int("Creators listed in scores.", 0, MAX_LIMIT)] = 20,
+        limit: Annotated[
+            int | None,
+            _int("Creators listed (default 3, cohort 0; full 20).", 0, MAX_LIMIT),
+        ] = None,
         offset: Annotated[int, _int("Skip this many first.", 0, MAX_OFFSET)] = 0,
         currency: CurrencyArg = None,
         columns: Annotated[
@@ -130,7 +155,7 @@ def build(config: ServerConfig) -> Tool:
                 n_boot=n_boot,
                 seed=seed,
                 folds=folds,
-                limit=limit,
+                limit=limit if limit is not None else LISTED[one is None, detail == "full"],
                 offset=offset,
                 currency=currency,
                 baseline=baseline,
@@ -138,9 +163,9 @@ def build(config: ServerConfig) -> Tool:
                 columns=columns,
                 progress=control.progress,
             )
-            if detail != "full":
-                result = brief_comparison(result)
-            return ok_result(result.summary, result)
+            if detail == "full":
+                return ok_result(result.summary, result)
+            return ok_result(result.summary, brief_comparison(result), omit=FULL_ONLY)
 
         return await run_tool(
             "compare_weighting",
@@ -150,7 +175,7 @@ def build(config: ServerConfig) -> Tool:
             describe_progress=progress_message,
         )
 
-    return Tool.from_function(
+    tool = Tool.from_function(
         compare_weighting_tool,
         name="compare_weighting",
         title="Compare weighting schemes",
@@ -160,3 +185,4 @@ def build(config: ServerConfig) -> Tool:
         ),
         structured_output=True,
     )
+    return lean(tool, full_only=FULL_ONLY)

@@ -37,9 +37,9 @@ __all__ = ["SCORECARD_HTML", "SCORECARD_META", "SCORECARD_URI", "apps", "build"]
 SCORECARD_META = "creator-kpi/scorecard"
 
 DESCRIPTION = """Show a creator's scorecard: an interactive view in hosts with MCP Apps (KPIs
-against benchmarks, bottlenecks, recommendations, tiered vs equal, a what-if form). Pass
-`creator_ref` or `metrics`. Returns `summary`, score, band, top bottlenecks and recommendations;
-the view's data is in the result's `_meta` (`detail="full"`: also in `card`)."""
+against benchmarks, bottlenecks, advice, tiered vs equal, a what-if form). Pass `creator_ref`.
+Returns `summary`, score, band, top bottlenecks and recommendations; the view's data is in the
+result's `_meta` (`detail="full"`: also in `card`)."""
 
 
 def build(config: ServerConfig) -> Tool:

@@ -144,6 +144,7 @@ def compare_single(
         scores=scores,
         reference=breakdown[0],
         others=breakdown[1:],
+        labels={kpi: catalogue.kpis[kpi].label for kpi in KPI_IDS},
     )
     return WeightingComparison(
         summary=summary,
