@@ -29,6 +29,7 @@ __all__ = [
     "applies",
     "data_needed",
     "has_weakness",
+    "select",
     "stretch_goal",
 ]
 
@@ -124,3 +125,18 @@ def data_needed(
         )
         for metric, items in ranked
     ]
+
+
+def select(
+    scored: ScoredCreator, multipliers: Mapping[str, float]
+) -> tuple[list[Intervention], list[DataNeeded], StretchGoal | None]:
+    """What recommend works with: the interventions that apply (catalogue order), the missing
+    metrics that keep others out, and the stretch goal when no KPI is below its benchmark."""
+    stretch = not has_weakness(scored)
+    candidates = [
+        item
+        for item in load_interventions().interventions
+        if applies(item, scored, multipliers, stretch=stretch)
+    ]
+    needed = data_needed(scored, multipliers, stretch=stretch)
+    return candidates, needed, stretch_goal(scored) if stretch else None

@@ -56,15 +56,7 @@ from kpi_core.interventions import (
     load_interventions,
 )
 from kpi_core.metrics import CreatorMetrics
-from kpi_core.next_steps import (
-    MAX_DATA_NEEDED,
-    DataNeeded,
-    StretchGoal,
-    applies,
-    data_needed,
-    has_weakness,
-    stretch_goal,
-)
+from kpi_core.next_steps import MAX_DATA_NEEDED, DataNeeded, StretchGoal, select
 from kpi_core.score_models import DetailLevel
 from kpi_core.scoring import ScoredCreator, assess, check_detail, significant
 from kpi_core.weights import Weighting, WeightingArg
@@ -430,14 +422,7 @@ def recommend(
     catalogue = load_interventions()
     multipliers = catalogue.objectives[goal]
     result = scored.result
-    stretch = not has_weakness(scored)
-    candidates = [
-        item
-        for item in catalogue.interventions
-        if applies(item, scored, multipliers, stretch=stretch)
-    ]
-    needed = data_needed(scored, multipliers, stretch=stretch)
-    target = stretch_goal(scored) if stretch else None
+    candidates, needed, target = select(scored, multipliers)
     ranked = _ranked(scored, candidates, recorded, multipliers)
     chosen = [
         _recommendation(
