@@ -24,6 +24,7 @@ import anyio
 from mcp import Client
 
 from kpi_core.demo import demo_cohort_rows, demo_metrics
+from tests.cases import SOURCE_PAYLOAD
 
 #: The budget of all input schemas plus descriptions (issue 18).
 DEFINITIONS_BUDGET = 28 * 1024
@@ -32,17 +33,7 @@ ANSWER_BUDGETS = {"score_creator": 3 * 1024, "show_scorecard": 3 * 1024}
 DEFAULT_BUDGET = 4 * 1024
 
 #: The README's headline payload (the product's source document).
-HEADLINE = {
-    "conversion_rate": 0.035,
-    "total_revenue": 12500,
-    "avg_order_value": 42,
-    "funnel_completion_rate": 0.018,
-    "cart_abandonment_rate": 0.68,
-    "video_quality": 0.82,
-    "likes_ratio": 0.91,
-    "comments_ratio": 0.05,
-    "shares_ratio": 0.04,
-}
+HEADLINE = SOURCE_PAYLOAD
 README_DESIGN = {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2, "daily_units": 5000}
 README_ANALYSIS = {
     "metric_kind": "proportion",

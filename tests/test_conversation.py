@@ -27,22 +27,13 @@ from mcp.types import CallToolResult, TextContent
 
 from kpi_core.catalogue import KPI_IDS, load_catalogue
 from server import build_server
+from tests.cases import SOURCE_PAYLOAD
 from tests.conftest import StdioFactory
 
 pytestmark = pytest.mark.anyio
 
 #: The README's headline payload (the product's source document).
-HEADLINE = {
-    "conversion_rate": 0.035,
-    "total_revenue": 12500,
-    "avg_order_value": 42,
-    "funnel_completion_rate": 0.018,
-    "cart_abandonment_rate": 0.68,
-    "video_quality": 0.82,
-    "likes_ratio": 0.91,
-    "comments_ratio": 0.05,
-    "shares_ratio": 0.04,
-}
+HEADLINE = SOURCE_PAYLOAD
 #: Bytes of structured content a default answer may take (issue 18).
 BUDGET = {"score_creator": 3 * 1024}
 DEFAULT_BUDGET = 4 * 1024
