@@ -36,8 +36,8 @@ from kpi_core.weights import Weighting, WeightingArg
 from prompts import render
 
 __all__ = [
+    "MAX_BOTTLENECKS",
     "MAX_STRENGTHS",
-    "MAX_TOP_N",
     "Bottleneck",
     "DataGap",
     "DerivableMetric",
@@ -53,7 +53,7 @@ __all__ = [
     "metric_sentence",
 ]
 
-MAX_TOP_N = len(KPI_IDS)
+MAX_BOTTLENECKS = len(KPI_IDS)
 MAX_STRENGTHS = 5
 #: Gaps and margins below this are float noise, not a shortfall or a strength.
 EPSILON = 1e-9
@@ -206,10 +206,10 @@ class Diagnosis(BaseModel):
 
 
 def _check_top_n(top_n: object) -> int:
-    if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_TOP_N:
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_BOTTLENECKS:
         raise InvalidValueError(
             "top_n",
-            f"must be a whole number in [1, {MAX_TOP_N}]",
+            f"must be a whole number in [1, {MAX_BOTTLENECKS}]",
             top_n,
             "3 shows the biggest bottlenecks",
         )

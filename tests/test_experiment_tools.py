@@ -243,7 +243,7 @@ async def test_listing_pages_through_the_client_with_a_cursor(tmp_path: Path) ->
         (
             "list_experiments",
             {"limit": 0},
-            "list_experiments was not run: limit must be a whole number from 1 to 50; got 0.",
+            "list_experiments was not run: limit must be a whole number in [1, 50]; got 0.",
         ),
     ],
 )

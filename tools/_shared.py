@@ -32,7 +32,7 @@ MetricsObjectArg = Annotated[
 ]
 CreatorRefArg = Annotated[
     str | None,
-    Field(description="score_creator's creator_ref, instead of metrics.", max_length=64),
+    Field(description="From score_creator, instead of metrics.", max_length=64),
 ]
 WeightingArg = Annotated[
     Literal["tiered", "equal"] | dict[str, float],
@@ -41,7 +41,7 @@ WeightingArg = Annotated[
 ]
 CurrencyArg = Annotated[
     str | None,
-    Field(description="ISO code of the money fields; default the record's or USD.", max_length=8),
+    Field(description="ISO code of money fields (default USD).", max_length=8),
 ]
 DetailArg = Annotated[
     DetailLevel,

@@ -29,11 +29,11 @@ READ_ONLY = ToolAnnotations(
     read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
 )
 
-DESIGN_DESCRIPTION = """Plan an A/B test: pass a recommendation's `ab_test` (`missing` filled in) or
-describe a rate (`proportion`), `mean` (with `baseline_sd`) or `ratio`. `mde` is relative by
-default (0.1 = +10%). `unit`: viewer (give daily_units), creator (available_units) or time_block
-(block_days). Returns `summary`, `n_per_arm`, `duration_days`, `feasible`, `primary_metric`,
-`guardrails`; pass the result to register_experiment."""
+DESIGN_DESCRIPTION = """Plan an A/B test: pass a recommendation's `ab_test` (`missing` filled in)
+or give `metric_kind`, `baseline` and `mde` (relative by default: 0.1 = +10%). `unit`: viewer
+(give daily_units), creator (available_units) or time_block (block_days). Returns `summary`,
+`n_per_arm`, `duration_days`, `feasible`, `primary_metric`, `guardrails`; pass the result to
+register_experiment."""
 
 ANALYZE_DESCRIPTION = """Read an A/B test: lifts, intervals, p-values, SRM, guardrails, decision.
 `arms`, control first: {name, conversions, units}; {name, mean, sd, n} or sums (with CUPED's

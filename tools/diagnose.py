@@ -6,7 +6,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from kpi_core.diagnosis import MAX_TOP_N, Diagnosis, diagnose
+from kpi_core.diagnosis import MAX_BOTTLENECKS, Diagnosis, diagnose
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._params import as_weighting
@@ -31,7 +31,7 @@ def build(config: ServerConfig) -> Tool:
         creator_ref: CreatorRefArg = None,
         weighting: WeightingArg = "tiered",
         top_n: Annotated[
-            int, Field(ge=1, le=MAX_TOP_N, strict=True, description="Bottlenecks to show.")
+            int, Field(ge=1, le=MAX_BOTTLENECKS, strict=True, description="Bottlenecks to show.")
         ] = 3,
         currency: CurrencyArg = None,
         detail: DetailArg = "summary",

@@ -11,8 +11,11 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, SkipValidation
 
 from kpi_core.experiments.args import MAX_ARMS, MAX_GUARDRAILS, Correction
+from kpi_core.experiments.evidence import MAX_CATEGORY_CHARS
 from kpi_core.experiments.plans import (
     DEFAULT_PAGE_SIZE,
+    MAX_CREATOR_ID_CHARS,
+    MAX_ID_CHARS,
     MAX_PAGE_SIZE,
     ExperimentPage,
     RecordedOutcome,
@@ -43,9 +46,9 @@ RECORD_DESCRIPTION = """Record a registered test's outcome (each arm at its plan
 analysed as planned, it becomes evidence recommend uses. `arms` and `guardrails` as
 analyze_ab_test's. Returns `summary`, the analysis and the updated evidence; idempotent."""
 
-LIST_DESCRIPTION = f"""List registered experiments, newest first; filters `intervention_id`,
-`status` ("registered", "completed"), `category`, `creator_id`; pages of `limit`
-(1-{MAX_PAGE_SIZE}) with `next_cursor`. Returns `summary`, `experiments`, `total`."""
+LIST_DESCRIPTION = """List registered experiments, newest first; filters `intervention_id`,
+`status` ("registered", "completed"), `category`, `creator_id`; pages of `limit` with
+`next_cursor`. Returns `summary`, `experiments`, `total`."""
 
 
 #: A plan's settings that a compact answer leaves to detail="full" (the metric, MDE, sample,
@@ -89,19 +92,19 @@ def build_register(config: ServerConfig) -> Tool:
         ],
         intervention_id: Annotated[
             str,
-            SkipValidation,
-            Field(description="The id of the recommendation under test."),
+            Field(description="The recommendation's id.", max_length=MAX_ID_CHARS),
         ],
         creator_id: Annotated[
-            str | None, SkipValidation, Field(description="The creator tested (if one).")
+            str | None,
+            Field(description="The creator tested.", max_length=MAX_CREATOR_ID_CHARS),
         ] = None,
         category: Annotated[
-            str | None, SkipValidation, Field(description="The creator's category.")
+            str | None,
+            Field(description="The creator's category.", max_length=MAX_CATEGORY_CHARS),
         ] = None,
         plan_id: Annotated[
             str | None,
-            SkipValidation,
-            Field(description="Your own name for the plan; by default derived from its content."),
+            Field(description="Your own id; default from the content.", max_length=MAX_ID_CHARS),
         ] = None,
         measured_as: Annotated[
             str | None,
@@ -141,7 +144,10 @@ def build_record(config: ServerConfig) -> Tool:
     store = open_store(config)
 
     async def record_outcome(
-        plan_id: Annotated[str, SkipValidation, Field(description="From register_experiment.")],
+        plan_id: Annotated[
+            str,
+            Field(description="From register_experiment.", max_length=MAX_ID_CHARS),
+        ],
         arms: Annotated[
             list[dict[str, Any]],
             Field(
@@ -189,12 +195,12 @@ def build_list(config: ServerConfig) -> Tool:
     store = open_store(config)
 
     async def list_experiments(
-        intervention_id: Annotated[str | None, SkipValidation] = None,
+        intervention_id: Annotated[str | None, Field(max_length=MAX_ID_CHARS)] = None,
         status: Annotated[Status | None, SkipValidation] = None,
-        category: Annotated[str | None, SkipValidation] = None,
-        creator_id: Annotated[str | None, SkipValidation] = None,
+        category: Annotated[str | None, Field(max_length=MAX_CATEGORY_CHARS)] = None,
+        creator_id: Annotated[str | None, Field(max_length=MAX_CREATOR_ID_CHARS)] = None,
         limit: Annotated[
-            int, SkipValidation, Field(description=f"Experiments per page, 1-{MAX_PAGE_SIZE}.")
+            int, Field(description="Experiments per page.", ge=1, le=MAX_PAGE_SIZE, strict=True)
         ] = DEFAULT_PAGE_SIZE,
         cursor: Annotated[
             str | None, SkipValidation, Field(description="next_cursor of the previous page.")

@@ -25,8 +25,8 @@ from tools._store import open_store, recommend_evidence
 DESCRIPTION = """Recommend what a creator should change, in priority order (after diagnose; pass
 `creator_ref`). Returns `summary` and `recommendations`: `title`, `text`, `priority`,
 `expected_uplift` (overall score points), `evidence`, and `ab_test` (design_ab_test's arguments;
-fill in `missing`). Proposes a stretch goal when nothing is below benchmark; `data_needed` names
-metrics that would unlock more."""
+fill in `missing`). With nothing below benchmark it aims at a stretch goal; `data_needed` names
+metrics to add."""
 
 
 #: Recommendations a default answer shows (max_items asks for more, up to MAX_ITEMS).
