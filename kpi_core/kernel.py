@@ -36,12 +36,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
+from kpi_core.errors import InvalidValueError
 from kpi_core.estimation import (
     CHUNK_ROWS,
     Layout,
@@ -60,6 +61,7 @@ __all__ = [
     "KernelOutput",
     "Missing",
     "benchmark_values",
+    "check_missing",
     "derive",
     "interval_z",
     "normalise",
@@ -74,6 +76,18 @@ Columns = Mapping[str, FloatArray]
 #: renormalised over what has data (optimistic).
 Missing = Literal["benchmark", "renormalise"]
 MISSING_MODES: tuple[str, ...] = get_args(Missing)
+
+
+def check_missing(missing: object) -> Missing:
+    """``missing`` when it is one of :data:`MISSING_MODES`; else an error naming the field."""
+    if missing in MISSING_MODES:
+        return cast("Missing", missing)
+    raise InvalidValueError(
+        "missing",
+        "must be 'benchmark' (missing metrics count at their prior) or 'renormalise'",
+        missing,
+    )
+
 
 #: Relative disagreement is judged against |derived| plus this, so zeros compare sanely.
 _DISAGREE_ABS = 1e-12

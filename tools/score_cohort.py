@@ -17,6 +17,7 @@ from kpi_core.cohorts.cohort import (
 )
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access, file_call_slot, memory_budget
@@ -31,7 +32,8 @@ root) or `csv_text` (a pasted CSV, at most 1 MB). Files hold one creator or one 
 (videos are aggregated per creator over `window_days`); headers from scrapers, the API, TikTok
 Studio and Shop exports are recognised and `columns` maps others; `dry_run` shows the mapping
 without scoring. Rejected rows are listed with reasons. Returns the `leaderboard` (top_n by
-overall score or a KPI id in `sort_by`; `min_coverage` leaves out thin data), the
+overall score, its interval's `lower_bound` (conservative) or a KPI id in `sort_by`, each with
+its interval; `min_coverage` leaves out thin data), the
 `distribution` of each score, `count`, `rejected` and the `ingest` report. {UNITS_NOTE}"""
 
 HOW_TO_MAP = (
@@ -121,6 +123,13 @@ def build(config: ServerConfig) -> Tool:
         window_days: WindowDaysArg = 30,
         period_days: PeriodDaysArg = None,
         dry_run: Annotated[bool, Field(description="Only read and show the mapping.")] = False,
+        missing: Annotated[
+            Missing,
+            Field(
+                description='"benchmark": missing metrics count at their prior; "renormalise" '
+                "leaves them out (optimistic: thin data ranks high)."
+            ),
+        ] = "benchmark",
     ) -> Annotated[CallToolResult, CohortResult]:
         def body(control: CallControl) -> CallToolResult:
             options: dict[str, Any] = {
@@ -131,6 +140,7 @@ def build(config: ServerConfig) -> Tool:
                 "progress": control.progress,
                 "currency": currency,
                 "fx_to_default": config.fx_to_default,
+                "missing": missing,
             }
             reading: dict[str, Any] = {
                 "columns": columns,
