@@ -23,6 +23,7 @@ __all__ = [
     "Derivation",
     "Direction",
     "Kpi",
+    "KpiId",
     "Metric",
     "MetricKind",
     "ModelSettings",
@@ -39,8 +40,9 @@ Scale = Literal["linear", "log"]
 #: How a higher raw value moves the overall score, every other raw input fixed.
 Moves = Literal["higher", "lower", "mixed"]
 
-#: The 13 KPI ids in the fixed order used by every array and table in the product.
-KPI_IDS: tuple[str, ...] = (
+#: The 13 KPI ids in the fixed order used by every array and table in the product (the one list:
+#: ``KPI_IDS`` and every argument type that accepts a KPI id derive from it).
+KpiId = Literal[
     "sales_performance",
     "shop_conversion",
     "tiktok_shop",
@@ -54,7 +56,8 @@ KPI_IDS: tuple[str, ...] = (
     "image_quality",
     "reach_visibility",
     "cost_efficiency",
-)
+]
+KPI_IDS: tuple[str, ...] = get_args(KpiId)
 
 _NUMERIC_DEFAULT_RANGE: dict[str, tuple[float, float]] = {"fraction": (0.0, 1.0)}
 

@@ -8,7 +8,7 @@ and scores them in one call of the kernel (:func:`kpi_core.kernel.score_arrays`)
 
 * ``relative``: improve by that fraction of the value (``0.1``: a higher-is-better metric times
   1.1, a lower-is-better one such as ``refund_rate`` times 0.9);
-* ``points``: improve by that amount in the metric's own unit (``0.01`` on a growth rate: +1 point;
+* ``absolute``: improve by that amount in the metric's own unit (``0.01`` on a growth rate: +1 pp;
   down for a lower-is-better metric);
 * ``target``: set to that value;
 * ``reach``: move to that value unless the metric is already better (what-ifs: "if the metric
@@ -92,8 +92,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-Mode = Literal["relative", "points", "target", "reach"]
-MODES: tuple[str, ...] = ("relative", "points", "target", "reach")
+Mode = Literal["relative", "absolute", "target", "reach"]
+MODES: tuple[str, ...] = ("relative", "absolute", "target", "reach")
 
 #: Metrics that move when a metric changes (documentation of the rule above, and the check that
 #: an experiment's primary metric can respond to an intervention's target metric).
@@ -137,7 +137,7 @@ def improve(metric: Metric, value: float, amount: float, mode: Mode) -> float:
     match mode:
         case "relative":
             return value * (1.0 + amount) if higher else value * (1.0 - amount)
-        case "points":
+        case "absolute":
             return value + amount if higher else value - amount
         case "target":
             return amount

@@ -279,7 +279,7 @@ def _lift_section(
     """The lift range, its type (points for a growth rate, else relative) and its source."""
     lift = _lift(f"{where}.lift", entry["lift"])
     lift_type = _text(f"{where}.lift_type", entry["lift_type"])
-    expected_type = "points" if metric.kind == "growth" else "relative"
+    expected_type = "absolute" if metric.kind == "growth" else "relative"
     if lift_type != expected_type:
         raise _fail(
             f"{where}.lift_type",

@@ -300,7 +300,7 @@ def _ab_test(
                 scored.values, {item.metric: mde_lift}, item.lift_type, round_counts=False
             )[primary.name]
         before, after = (1.0 - value, 1.0 - moved) if complement else (value, moved)
-        if item.lift_type == "points":
+        if item.lift_type == "absolute":
             baseline, mde = before, abs(after - before)
         elif before > 0.0:
             baseline, mde = before, abs(after - before) / before
@@ -316,7 +316,7 @@ def _ab_test(
         baseline=baseline,
         baseline_sd=None,
         mde=mde,
-        mde_type="absolute" if item.lift_type == "points" else "relative",
+        mde_type="absolute" if item.lift_type == "absolute" else "relative",
         alpha=0.05,
         power=0.8,
         sides=2,

@@ -497,7 +497,8 @@ def test_small_counts_get_fishers_exact_test_with_its_exact_interval() -> None:
     assert comparison.p_value == pytest.approx(min(1.0, 2 * min(tails)), rel=1e-12)
     assert comparison.p_value == pytest.approx(0.140, abs=1e-3)
     assert (comparison.ci_low, comparison.ci_high) == pytest.approx(mapped, rel=1e-9)
-    assert "Fisher's exact test" in result.analysis_method
+    assert "Fisher's exact test (two-sided: twice the smaller tail" in result.analysis_method
+    assert "Fisher's exact test (central: twice the smaller tail)" in result.decision
     assert "(here: arm_1)" in result.analysis_method
 
 

@@ -209,6 +209,26 @@ async def test_listing_pages_through_the_client_with_a_cursor(tmp_path: Path) ->
             "sc_pin_product_link?",
         ),
         (
+            "register_experiment",
+            {
+                "plan": {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2}
+                | {"allocation": [0.5, 0.5], "n_per_arm": 25},
+                "intervention_id": PIN,
+            },
+            "register_experiment was not run: plan.n_per_arm must be a list of units, one per arm "
+            "(2 to 20, control first), e.g. [1000, 1000]; got 25.",
+        ),
+        (
+            "register_experiment",
+            {
+                "plan": {"metric_kind": "proportion", "baseline": 0.02, "mde": 0.2}
+                | {"allocation": [1.0], "n_per_arm": [9, 9]},
+                "intervention_id": PIN,
+            },
+            "register_experiment was not run: plan.allocation must be a list of fractions, one "
+            "per arm (2 to 20, control first), e.g. [0.5, 0.5]; got [1.0].",
+        ),
+        (
             "record_outcome",
             {"plan_id": "exp-0", "arms": []},
             "record_outcome was not run: plan_id is not a registered plan in this store; got "
@@ -260,3 +280,62 @@ async def test_the_readmes_cuped_and_ratio_examples_are_what_the_tools_answer() 
         )
         assert found[name]["evidence_before"] == "a team assumption, not yet measured"
     assert '"cuped_correlation": 0.9' in found["cuped"]["design_arguments"]
+
+
+async def test_a_planned_guardrail_left_out_of_the_outcome_holds_the_ship_decision(
+    tmp_path: Path,
+) -> None:
+    """Primary: 100/1000 vs 140/1000 conversions (pooled z = 2.75, p = 0.0059 by hand:
+    p = 0.12, se = sqrt(0.12 * 0.88 * 2 / 1000) = 0.01453), a significant improvement. The plan
+    names refund_rate as a guardrail; an outcome without it must not say "Ship", and the same
+    outcome with a flat refund rate (50/1000 in both arms) ships."""
+    design = {
+        "metric_kind": "proportion",
+        "baseline": 0.10,
+        "mde": 0.4,
+        "guardrails": ["refund_rate"],
+    }
+    arms = [
+        {"name": "control", "conversions": 100, "units": 1000},
+        {"name": "treatment", "conversions": 140, "units": 1000},
+    ]
+    flat = {
+        "metric": "refund_rate",
+        "arms": [
+            {"name": "control", "conversions": 50, "units": 1000},
+            {"name": "treatment", "conversions": 50, "units": 1000},
+        ],
+    }
+    async with Client(build_server(config(tmp_path / "x.sqlite3"))) as client:
+        plan = (await client.call_tool("design_ab_test", design)).structured_content
+        assert plan["guardrails"] == ["refund_rate"]
+        plans = []
+        for creator in ("held", "shipped"):
+            registered = await client.call_tool(
+                "register_experiment",
+                {
+                    "plan": {**plan, "n_per_arm": [1000, 1000]},
+                    "intervention_id": PIN,
+                    "creator_id": creator,
+                },
+            )
+            assert not registered.is_error, text(registered)
+            plans.append(registered.structured_content["plan_id"])
+        held = await client.call_tool("record_outcome", {"plan_id": plans[0], "arms": arms})
+        shipped = await client.call_tool(
+            "record_outcome", {"plan_id": plans[1], "arms": arms, "guardrails": [flat]}
+        )
+    analysis = held.structured_content["analysis"]
+    assert (analysis["verdict"], analysis["ship"]) == ("significant", False)
+    assert analysis["untested_guardrails"] == ["refund_rate"]
+    assert analysis["comparisons"][0]["p_value"] == pytest.approx(0.0059, abs=1e-4)
+    assert (
+        "Hold: treatment improved the metric significantly, but the plan's guardrail "
+        "refund_rate was not tested" in text(held)
+    )
+    assert "Ship" not in text(held)
+    analysis = shipped.structured_content["analysis"]
+    assert (analysis["ship"], analysis["untested_guardrails"]) == (True, [])
+    assert "Ship: treatment improved the metric significantly with no failed guardrail" in text(
+        shipped
+    )

@@ -167,7 +167,7 @@ def test_watch_time_and_watch_ratio_move_together() -> None:
 
 def test_growth_rates_change_by_points() -> None:
     values = {"follower_growth_rate": -0.02}
-    assert apply_changes(values, {"follower_growth_rate": 0.01}, "points") == pytest.approx(
+    assert apply_changes(values, {"follower_growth_rate": 0.01}, "absolute") == pytest.approx(
         {"follower_growth_rate": -0.01}
     )
 

@@ -412,7 +412,7 @@ def test_ab_test_holds_exactly_the_design_ab_test_arguments_and_what_is_missing(
         assert args["metric_kind"] == ("proportion" if primary.kind == "fraction" else "mean")
         assert args["unit"] == entry.units[0]
         assert item.experiment.allowed_units == list(entry.units)
-        assert args["mde_type"] == ("absolute" if entry.lift_type == "points" else "relative")
+        assert args["mde_type"] == ("absolute" if entry.lift_type == "absolute" else "relative")
         assert args["baseline_sd"] is None
         needs_sd = not (primary.kind == "fraction" and args["unit"] == "viewer")
         assert ("baseline_sd" in missing) == needs_sd
@@ -595,7 +595,7 @@ def _catalogue_text() -> str:
             "sc_pin_product_link.guardrails[0]",
         ),
         ('id = "sc_demo_first"', 'id = "sc_pin_product_link"', "interventions"),
-        ('lift_type = "points"', 'lift_type = "relative"', "eg_numbered_series.lift_type"),
+        ('lift_type = "absolute"', 'lift_type = "relative"', "eg_numbered_series.lift_type"),
         ('kpi = "audience_fit"', 'kpi = "discovery"', "af_target_buyer_content.metric"),
     ],
 )

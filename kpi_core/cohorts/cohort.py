@@ -56,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from kpi_core.catalogue import KPI_IDS, load_catalogue
+from kpi_core.catalogue import KPI_IDS, KpiId, load_catalogue
 from kpi_core.cohorts.readers import SourceFormat
 from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError, Problem, truncate
@@ -88,25 +88,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
-#: What a leaderboard ranks on: the overall score, its interval's lower bound, or a KPI id (the
-#: catalogue's, in its order; a test keeps the two in step).
-SortKey = Literal[
-    "overall_score",
-    "lower_bound",
-    "sales_performance",
-    "shop_conversion",
-    "tiktok_shop",
-    "engagement",
-    "content_strategy",
-    "engagement_growth",
-    "discovery",
-    "audience_fit",
-    "brand_fit",
-    "trend_fit",
-    "image_quality",
-    "reach_visibility",
-    "cost_efficiency",
-]
+#: What a leaderboard ranks on: the overall score, its interval's lower bound, or a KPI id.
+SortKey = Literal["overall_score", "lower_bound", KpiId]
 
 #: ``progress(done, total)``; the return value is ignored.
 Progress = Callable[[float, float], object]

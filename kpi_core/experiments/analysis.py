@@ -189,9 +189,13 @@ class AbTestAnalysis(BaseModel):
     peeking_warning: str | None
     """Set when a fixed-horizon test is read before every arm reached its planned sample."""
     guardrails: list[GuardrailResult]
+    untested_guardrails: list[str] = []
+    """The registered plan's guardrails that the recorded outcome did not test: they hold the
+    decision to ship until they are recorded."""
     verdict: Verdict
     ship: bool
-    """A significant improvement with no failed guardrail, no SRM alarm and a complete test."""
+    """A significant improvement with no failed or untested planned guardrail, no SRM alarm and a
+    complete test."""
     decision: str
 
 
@@ -549,6 +553,7 @@ def analyze_ab_test(
     unit: Unit = "viewer",
     guardrails: Sequence[object] | None = None,
     guardrail_margins: Mapping[str, float] | None = None,
+    planned_guardrails: Sequence[str] = (),
 ) -> AbTestAnalysis:
     """Read an experiment from per-arm results (the first arm is control).
 
@@ -557,7 +562,8 @@ def analyze_ab_test(
     direction. The sample ratio is checked by a chi-square against ``planned_allocation``
     (equal if none); ``planned_n_per_arm`` turns on the peeking warning of a fixed-horizon test
     read early. ``guardrails`` lists guardrail metrics with their arms, tested for
-    non-inferiority (:mod:`~kpi_core.experiments.guardrails`); a failed one blocks shipping.
+    non-inferiority (:mod:`~kpi_core.experiments.guardrails`); a failed one blocks shipping, and so
+    does a metric of ``planned_guardrails`` (the registered plan's) that was not tested.
     """
     options: dict[str, object] = {
         "sides": sides,
@@ -580,6 +586,8 @@ def analyze_ab_test(
     verdict, ship = _verdict(
         srm_p < SRM_ALARM_P, (bool(short), settings.sequential), comparisons, guardrail_results
     )
+    tested = {result.metric for result in guardrail_results}
+    untested = [metric for metric in planned_guardrails if metric not in tested]
     return _analysis(
         settings,
         parsed,
@@ -590,7 +598,7 @@ def analyze_ab_test(
         (chi_square, srm_p),
         short,
         verdict,
-        ship,
+        (ship and not untested, untested),
     )
 
 
@@ -604,9 +612,11 @@ def _analysis(
     srm: tuple[float, float],
     short: list[dict[str, object]],
     verdict: Verdict,
-    ship: bool,
+    shipping: tuple[bool, list[str]],
 ) -> AbTestAnalysis:
-    """The result with its sentences."""
+    """The result with its sentences (``shipping``: whether to ship, the planned guardrails not
+    tested, which hold an otherwise shippable result)."""
+    ship, untested = shipping
     levels = {comparison.ci_level for comparison in comparisons}
     ci_level = levels.pop() if len(levels) == 1 else None
     peeking = (
@@ -635,6 +645,7 @@ def _analysis(
         "abtest_decision.txt.j2",
         verdict=verdict,
         ship=ship,
+        untested_guardrails=untested,
         control=parsed.names[0],
         comparisons=facts["tests"],
         guardrails=[result.model_dump() for result in guardrails],
@@ -666,6 +677,7 @@ def _analysis(
         srm_alarm=srm[1] < SRM_ALARM_P,
         peeking_warning=peeking,
         guardrails=guardrails,
+        untested_guardrails=untested,
         verdict=verdict,
         ship=ship,
         decision=decision,

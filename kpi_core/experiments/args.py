@@ -67,7 +67,7 @@ Sides = Literal[1, 2]
 #: The change of a metric that counts as an improvement (its better direction).
 Direction = Literal["increase", "decrease"]
 #: How an intervention's lift is stated: a fraction of the target metric, or points of a rate.
-LiftType = Literal["relative", "points"]
+LiftType = Literal["relative", "absolute"]
 
 METRIC_KINDS: tuple[MetricKind, ...] = get_args(MetricKind)
 MDE_TYPES: tuple[MdeType, ...] = get_args(MdeType)

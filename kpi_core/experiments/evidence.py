@@ -8,12 +8,12 @@ metric, in the catalogue's terms (:func:`read_lift`): for ``lift_type = "relativ
 change of the metric in its better direction, ``r = m_t / m_c - 1`` for a higher-is-better metric
 and ``1 - m_t / m_c`` for a lower-is-better one (``m`` the metric's value: a rate or mean as
 measured, or one minus it when the plan measured the complement ``1 - metric``, as ``recommend``
-plans a lower-is-better rate); for ``lift_type = "points"`` (growth rates) the difference
+plans a lower-is-better rate); for ``lift_type = "absolute"`` (growth rates) the difference
 ``m_t - m_c`` (negated for a lower-is-better metric). Standard errors by the delta method, with
 ``v`` the variance of one unit and ``n`` the units of the arm::
 
     relative   se = sqrt(v_t / (n_t m_c^2) + m_t^2 v_c / (n_c m_c^4))
-    points     se = sqrt(v_t / n_t + v_c / n_c)
+    absolute   se = sqrt(v_t / n_t + v_c / n_c)
 
 **Floors** (``data/experiments.toml``), so that no outcome is more certain than its data allow:
 a proportion arm's ``v`` is the binomial ``p (1 - p)`` of its counts, with half a conversion added
@@ -89,7 +89,7 @@ Exclusion = Literal[
     "unknown_intervention",
 ]
 #: Where lifts are blended: the log of the metric's ratio (relative lifts), or points.
-BlendScale = Literal["log_ratio", "points"]
+BlendScale = Literal["log_ratio", "difference"]
 #: math.expm1 overflows a float above about 709.78.
 _MAX_EXP = 709.0
 #: Why a recorded outcome waits for an operator's confirmation before it counts.
@@ -163,7 +163,7 @@ def _floored(arm: ArmSummary, measured: float, lift_type: LiftType) -> float:
             return rate * (1.0 - rate)
         return arm.variance
     floor = settings.min_unit_cv * abs(measured)
-    if lift_type == "points":
+    if lift_type == "absolute":
         floor = max(floor, settings.min_points_sd)
     return max(arm.variance, floor**2)
 
@@ -193,7 +193,7 @@ def read_lift(
     v_c = _floored(control, m_c, item.lift_type)
     v_t = _floored(treatment, m_t, item.lift_type)
     sign = -1.0 if _lower_is_better(item) else 1.0
-    if item.lift_type == "points":
+    if item.lift_type == "absolute":
         lift = sign * (m_t - m_c)
         se = math.sqrt(v_t / treatment.units + v_c / control.units)
     else:
@@ -290,32 +290,34 @@ class _Scale:
     lower_is_better: bool
 
     def to(self, lift: float) -> float:
-        if self.kind == "points":
+        if self.kind == "difference":
             return lift
         return -math.log(1.0 - lift) if self.lower_is_better else math.log1p(lift)
 
     def slope(self, lift: float) -> float:
         """d(scale)/d(lift), for the delta method."""
-        if self.kind == "points":
+        if self.kind == "difference":
             return 1.0
         return 1.0 / (1.0 - lift) if self.lower_is_better else 1.0 / (1.0 + lift)
 
     def back(self, value: float) -> float:
         """From the blend scale to a lift (a bound past floating point stays finite)."""
-        if self.kind == "points":
+        if self.kind == "difference":
             return value
         if self.lower_is_better:
             return -math.expm1(min(-value, _MAX_EXP))
         return math.expm1(min(value, _MAX_EXP))
 
     def defined(self, lift: float) -> bool:
-        return self.kind == "points" or (lift < 1.0 if self.lower_is_better else lift > -1.0)
+        return self.kind == "difference" or (lift < 1.0 if self.lower_is_better else lift > -1.0)
 
 
 def _blended(
     item: Intervention, scope: str, records: Sequence[LiftRecord]
 ) -> BlendedEvidence | None:
-    scale = _Scale("points" if item.lift_type == "points" else "log_ratio", _lower_is_better(item))
+    scale = _Scale(
+        "difference" if item.lift_type == "absolute" else "log_ratio", _lower_is_better(item)
+    )
     usable = [r for r in records if scale.defined(r.lift)]
     if not usable:  # every lift beyond -100%: nothing to blend on the log scale
         return None

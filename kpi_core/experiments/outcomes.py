@@ -111,6 +111,7 @@ def analyze_planned(
         unit=plan.unit,
         guardrails=cast("Sequence[object] | None", _guardrails(guardrails, plan)),
         guardrail_margins=plan.guardrail_margins,
+        planned_guardrails=plan.guardrails,
     )
 
 

@@ -262,8 +262,20 @@ def target_metric(intervention_id: str) -> str | None:
     return None if item is None else item.metric
 
 
+#: The rule of a plan's per-arm lists in our words (pydantic says "must be a valid list").
+_PER_ARM = f"one per arm (2 to {MAX_ARMS}, control first)"
+_PER_ARM_RULES = {
+    "n_per_arm": f"must be a list of units, {_PER_ARM}, e.g. [1000, 1000]",
+    "allocation": f"must be a list of fractions, {_PER_ARM}, e.g. [0.5, 0.5]",
+}
+_LIST_ERRORS = ("list_type", "too_short", "too_long")
+
+
 def _first_problem(error: ValidationError, prefix: str) -> InvalidValueError:
     first = error.errors(include_url=False)[0]
+    if first["loc"] and first["loc"][0] in _PER_ARM_RULES and first["type"] in _LIST_ERRORS:
+        rule = _PER_ARM_RULES[str(first["loc"][0])]
+        return InvalidValueError(f"{prefix}.{first['loc'][0]}", rule, first.get("input"))
     # a dict key's own error is located at (field, key, "[key]"): name the key, quoted if odd
     parts = [part for part in first["loc"] if part != "[key]"]
     where = ".".join(field_name(part) if isinstance(part, str) else str(part) for part in parts)
