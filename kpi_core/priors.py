@@ -192,6 +192,9 @@ class PriorModel:
     grid_low: float
     #: Indices of metrics whose benchmark depends on size.
     size_dependent: IntArray
+    #: Their grid positions, and the steps between neighbouring grid points.
+    grid_dependent: FloatArray
+    grid_steps: FloatArray
     #: ``[model]`` settings used by the conditioning.
     observation_noise: float
     degrees_of_freedom: float
@@ -217,10 +220,10 @@ class PriorModel:
         fraction = (steps - below)[:, None]
         out = np.empty((len(log10_followers), self.size))
         out[:] = self.grid_positions[0]
-        dependent = self.size_dependent
-        low = self.grid_positions[below][:, dependent]
-        high = self.grid_positions[below + 1][:, dependent]
-        out[:, dependent] = low + (high - low) * fraction
+        between = self.grid_steps[below]  # high - low, as the grid's steps were computed
+        between *= fraction
+        between += self.grid_dependent[below]
+        out[:, self.size_dependent] = between
         return out
 
     def condition(self, observed: IntArray, size_known: bool) -> Conditioning:
@@ -335,6 +338,10 @@ def prior_model() -> PriorModel:
     joint[:count, count] = cross
     joint[count, :count] = cross
     joint[count, count] = size_var
+    dependent = np.array(
+        [j for j, metric in enumerate(scored) if metric.size_dependent], dtype=np.intp
+    )
+    grid_dependent = grid_positions[:, dependent]
     return PriorModel(
         metrics=priors.metrics,
         residual=residual,
@@ -342,9 +349,9 @@ def prior_model() -> PriorModel:
         joint_mean=np.append(mean_positions, mean_size),
         grid_positions=grid_positions,
         grid_low=float(grid[0]),
-        size_dependent=np.array(
-            [j for j, metric in enumerate(scored) if metric.size_dependent], dtype=np.intp
-        ),
+        size_dependent=dependent,
+        grid_dependent=grid_dependent,
+        grid_steps=grid_dependent[1:] - grid_dependent[:-1],
         observation_noise=catalogue.model.observation_noise,
         degrees_of_freedom=catalogue.model.prior_degrees_of_freedom,
         upward_evidence=catalogue.model.upward_evidence,

@@ -505,23 +505,8 @@ def score_parquet(
     scheme = resolve_weighting(weighting)
     source = Path(os.fspath(src)).expanduser()
     shown = one_line(str(source), 2 * _ECHO_ERROR)
-    try:
-        # pre_buffer (pyarrow's default) caches every row group it has read until the file is
-        # closed, so memory would grow with the file; a buffered stream reads pages as needed.
-        parquet: Any = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
-    except arrow_errors() as error:
-        raise InvalidValueError(
-            "src", "could not be read as Parquet", source.name, f"{shown}: {_reader_error(error)}"
-        ) from error
-    names = [str(name) for name in parquet.schema_arrow.names]
-    if is_per_video_export(names):
-        raise InvalidValueError(
-            "src",
-            "is a per-video export, which needs the whole file to aggregate per creator",
-            source.name,
-            "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
-        )
-    columns = read_columns(names)
+    parquet = _creator_table(source, shown)
+    columns = read_columns([str(name) for name in parquet.schema_arrow.names])
     total = int(parquet.metadata.num_rows)
     totals = SummaryPart(top_n=top_n)
     call_currency = currency or load_catalogue().default_currency
@@ -564,6 +549,28 @@ def score_parquet(
         currency=call_currency,
         missing=missing,
     )
+
+
+def _creator_table(source: Path, shown: str) -> Any:
+    """The Parquet file, opened for batch reading; refused when unreadable or per-video."""
+    import pyarrow.parquet as pq
+
+    try:
+        # pre_buffer (pyarrow's default) caches every row group it has read until the file is
+        # closed, so memory would grow with the file; a buffered stream reads pages as needed.
+        parquet: Any = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
+    except arrow_errors() as error:
+        raise InvalidValueError(
+            "src", "could not be read as Parquet", source.name, f"{shown}: {_reader_error(error)}"
+        ) from error
+    if is_per_video_export([str(name) for name in parquet.schema_arrow.names]):
+        raise InvalidValueError(
+            "src",
+            "is a per-video export, which needs the whole file to aggregate per creator",
+            source.name,
+            "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
+        )
+    return parquet
 
 
 def _batches(
