@@ -259,7 +259,8 @@ def _run_engine(
         sys.stderr.write(f"creator-kpi-mcp score: {error}\n")
         return 2
     bar.close()
-    parts = "batches" if engine == "stream" else "partitions"
+    parts = "batch" if engine == "stream" else "partition"
+    parts += "" if summary.parts == 1 else ("es" if engine == "stream" else "s")
     sys.stdout.write(
         f"Scored {summary.count:,} of {summary.rows:,} creators ({engine} engine, "
         f"{summary.parts:,} {parts}); {summary.rejected:,} rejected with reasons in the "

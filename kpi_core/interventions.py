@@ -276,7 +276,7 @@ def _cost(
 def _lift_section(
     where: str, entry: dict[str, Any], metric: Metric, sources: Mapping[str, str]
 ) -> tuple[LiftRange, LiftType, str]:
-    """The lift range, its type (points for a growth rate, else relative) and its source."""
+    """The lift range, its type (absolute for a growth rate, else relative) and its source."""
     lift = _lift(f"{where}.lift", entry["lift"])
     lift_type = _text(f"{where}.lift_type", entry["lift_type"])
     expected_type = "absolute" if metric.kind == "growth" else "relative"

@@ -27,8 +27,8 @@ ignored (a store may hold retired interventions).
 metric's kind (``proportion`` for a fraction, else ``mean``), its current value as the baseline
 (a lower-is-better fraction is measured as its complement, ``1 - rate``, so the hoped-for change is
 an increase as ``design_ab_test`` expects), the MDE at the low end of the lift range (relative;
-absolute points for growth rates), the first unit the catalogue allows, and ``missing[]`` naming
-what the caller must still supply.
+the absolute difference for growth rates), the first unit the catalogue allows, and ``missing[]``
+naming what the caller must still supply.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class InterventionEvidence(BaseModel):
     """Recorded experiments on one intervention, blended into one lift range.
 
     The blended figures are in the intervention's lift type (a relative change of the target
-    metric in its better direction, or points for growth rates), like the catalogue's range.
+    metric in its better direction, or the difference for growth rates), like the catalogue's range.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -116,7 +116,7 @@ class LiftEvidence(BaseModel):
     model_config = _RESULT_CONFIG
 
     lift_type: LiftType = Field(
-        description="relative: a fraction of the metric; points: an amount of a growth rate."
+        description="relative: a fraction of the metric; absolute: of a growth rate (0.01 = +1 pp)."
     )
     lift_low: float
     lift_mid: float

@@ -1306,7 +1306,7 @@ def _case(spec: ToolSpec, kind: str, base: Mapping[str, Any], corruption: _Corru
 Outcome = Literal["named", "accepted", "refused", "failed"]
 
 #: JSON-RPC codes of a whole message refused before any tool runs (by the server's transport
-#: guard: tools/http.py), with the rule each states.
+#: guard: transport/http.py), with the rule each states.
 INVALID_REQUEST = -32600
 PARSE_ERROR = -32700
 _TOO_DEEP = re.compile(r"nested deeper than (\d+) levels")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -511,3 +512,24 @@ def test_the_full_answer_adds_intervals_labels_and_components_per_kpi() -> None:
     assert first.components
     assert first.score_low <= (first.score or 0.0) <= first.score_high
     assert {c.metric for c in first.components} == set(load_catalogue().kpis[first.kpi].metrics)
+
+
+def test_the_readmes_library_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "As a Python library" block, run as a reader would paste it (in an empty
+    directory: it writes the demo creators to creators.parquet itself, then scores them)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## As a Python library") :]
+    block = section[section.index("```python\n") + len("```python\n") :]
+    block = block[: block.index("```")]
+    monkeypatch.chdir(tmp_path)
+    names: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), names)  # the README's own example
+    table = names["table"]
+    assert len(table) == 48
+    assert table["creator_id"].is_unique
+    # the columns the example's comment promises
+    promised = ["creator_id", "overall_score", "band", "coverage", "revenue_coverage"]
+    assert set(promised + [f"{kpi}_score" for kpi in KPI_IDS]) <= set(table.columns)
+    assert 0.0 <= names["result"].overall_score <= 100.0

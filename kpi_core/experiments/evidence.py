@@ -88,7 +88,7 @@ Exclusion = Literal[
     "no_variance",
     "unknown_intervention",
 ]
-#: Where lifts are blended: the log of the metric's ratio (relative lifts), or points.
+#: Where lifts are blended: the log of the metric's ratio (relative lifts), or their difference.
 BlendScale = Literal["log_ratio", "difference"]
 #: math.expm1 overflows a float above about 709.78.
 _MAX_EXP = 709.0
@@ -247,10 +247,10 @@ class BlendedEvidence(BaseModel):
 
     intervention_id: str
     lift_type: LiftType = Field(
-        description="relative: a fraction of the target metric; points: of a growth rate."
+        description="relative: a fraction of the target metric; absolute: of a growth rate."
     )
     scale: BlendScale = Field(
-        description="Where the blend is computed: the log of the metric's ratio, or points."
+        description="Where the blend is computed: the log of the metric's ratio, or the difference."
     )
     scope: str = Field(description="'all creators' or 'same category: <category>'.")
     count: int = Field(description="Recorded experiments in the scope.")
