@@ -14,27 +14,36 @@ baseline (goal: at most 2x), the cost of the intervals separately (``intervals=T
 the point score), and the peak memory traced inside ``score_frame`` against the input's
 ``memory_usage(deep=True)`` (goal: at most 3x).
 
+BLAS runs on one thread on both sides (set before numpy loads): on a shared machine a thread pool
+fighting other processes for the cores swings the matrix products by 5x, which measures the
+neighbours rather than the code.
+
     python -m bench.bench_kernel [--rows 1000000] [--repeats 7]
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import statistics
-import time
-import tracemalloc
-from collections.abc import Callable
+import os
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from kpi_core.catalogue import KPI_IDS, load_catalogue
-from kpi_core.estimation import INFLUENCE_SDS
-from kpi_core.priors import position_of_benchmarks, prior_model
-from kpi_core.scoring import score_frame
-from kpi_core.weights import resolve_weighting
+import argparse  # noqa: E402 - after the thread settings, which numpy reads on import
+import gc  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from kpi_core.catalogue import KPI_IDS, load_catalogue  # noqa: E402
+from kpi_core.estimation import INFLUENCE_SDS  # noqa: E402
+from kpi_core.priors import position_of_benchmarks, prior_model  # noqa: E402
+from kpi_core.scoring import score_frame  # noqa: E402
+from kpi_core.weights import resolve_weighting  # noqa: E402
 
 #: About 20 metrics that touch every KPI, as a warehouse export would carry them.
 METRICS = (
