@@ -273,6 +273,11 @@ HOW_TO_MAP_CLI = (
     'give --columns map.json ({"Header in the file": "canonical_name"}); '
     "`creator-kpi-mcp inspect FILE` shows how each header was read and the names it suggests"
 )
+#: The same advice from inspect itself (which has just shown how each header was read).
+HOW_TO_MAP_INSPECT = (
+    'give --columns map.json ({"Header in the file": "canonical_name"}); the canonical names '
+    "are the fields of the server's kpi://metrics resource"
+)
 
 
 def _read_columns_file(path: str) -> dict[str, str]:
@@ -300,7 +305,12 @@ def _read_columns_file(path: str) -> dict[str, str]:
     return dict(data)
 
 
-def _ingest_options(columns_file: str | None, window_days: str, period_days: float | None) -> Any:
+def _ingest_options(
+    columns_file: str | None,
+    window_days: str,
+    period_days: float | None,
+    how_to_map: str = HOW_TO_MAP_CLI,
+) -> Any:
     from kpi_core.cohorts.ingest import IngestOptions
     from kpi_core.errors import InvalidValueError
 
@@ -318,7 +328,7 @@ def _ingest_options(columns_file: str | None, window_days: str, period_days: flo
         columns=_read_columns_file(columns_file) if columns_file else None,
         window_days=window,
         period_days=period_days,
-        how_to_map=HOW_TO_MAP_CLI,
+        how_to_map=how_to_map,
     )
 
 
@@ -337,7 +347,7 @@ def run_inspect(
     from kpi_core.errors import KpiError
 
     try:
-        options = _ingest_options(columns_file, window_days, period_days)
+        options = _ingest_options(columns_file, window_days, period_days, HOW_TO_MAP_INSPECT)
         with opened_trusted(source) as file:
             found = open_source(
                 file.handle, file.format, file.size_bytes, options.limits, file.shown

@@ -291,9 +291,13 @@ class ValidatedMetrics:
 
 
 def is_frame(value: object) -> TypeGuard[pd.DataFrame]:
-    """True for a pandas DataFrame (without importing pandas when nobody has)."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(value, pandas.DataFrame)
+    """True for a pandas DataFrame (without importing pandas when nobody has).
+
+    pandas may be in ``sys.modules`` half imported (the server's warm-up imports it on another
+    thread), so its ``DataFrame`` is looked up, never assumed: no DataFrame can exist before it.
+    """
+    frame = getattr(sys.modules.get("pandas"), "DataFrame", None)
+    return isinstance(frame, type) and isinstance(value, frame)
 
 
 def validate(

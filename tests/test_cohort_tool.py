@@ -194,7 +194,7 @@ async def test_a_list_takes_a_columns_mapping_too() -> None:
         (
             {"csv_text": "foo,bar\n1,2\n"},
             "score_cohort was not run: columns has no header recognised as a metric, so nothing "
-            "can be scored; got \"2 columns: 'foo', 'bar'\" - give columns={'Header in the "
+            "can be scored: 'foo', 'bar'; got '2 columns' - give columns={'Header in the "
             "file': 'canonical_name'}; the canonical names are in kpi://metrics, and "
             "dry_run=true shows how each header was read.",
         ),

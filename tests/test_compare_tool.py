@@ -83,6 +83,44 @@ async def test_a_file_in_an_allowed_directory_gives_the_comparison_of_its_rows(
     assert message.startswith("compare_weighting was not run: path cannot be read")
 
 
+async def test_a_file_with_everyday_headers_is_read_as_score_cohort_reads_it(
+    tmp_path: Path,
+) -> None:
+    """Headers an analyst exports (Creator, Followers, GMV, Conversion Rate, Views) are
+    recognised, `columns` maps one that is not ("weekly cadence"), and the outcome keeps its
+    header: the comparison equals the one of the same rows under canonical names."""
+    rows = demo_cohort_rows()
+    everyday = {
+        "creator_id": "Creator",
+        "follower_count": "Followers",
+        "gmv": "GMV",
+        "conversion_rate": "Conversion Rate",
+        "views": "Views",
+        "posts_per_week": "weekly cadence",
+    }
+    pd.DataFrame(rows).rename(columns=everyday).to_csv(tmp_path / "export.csv", index=False)
+    arguments: dict[str, Any] = {"path": "export.csv", "outcome": "next_gmv", "n_boot": 50}
+    async with Client(build_server(ServerConfig(allowed_dirs=(str(tmp_path),)))) as client:
+        unmapped = await client.call_tool("compare_weighting", arguments)
+        mapped = await client.call_tool(
+            "compare_weighting", {**arguments, "columns": {"weekly cadence": "posts_per_week"}}
+        )
+        on_metrics = await client.call_tool(
+            "compare_weighting", {"metrics": {"gmv": 5.0}, "columns": {"GMV": "gmv"}}
+        )
+    expected = compare_cohort(rows, outcome="next_gmv", n_boot=50)
+    assert mapped.structured_content == expected.model_dump(mode="json")
+    # without the mapping the unrecognised column is not a metric: it answers, but the scores
+    # miss posting frequency
+    assert not unmapped.is_error
+    assert unmapped.structured_content is not None
+    assert unmapped.structured_content["scores"] != expected.model_dump(mode="json")["scores"]
+    assert on_metrics.is_error
+    assert on_metrics.content[0].text.startswith(  # type: ignore[union-attr]
+        "compare_weighting was not run: columns applies to creators or path"
+    )
+
+
 @pytest.mark.parametrize("outcome", ["gmv", "total_revenue", "gpm"])
 async def test_a_same_period_outcome_is_refused_as_circular(outcome: str) -> None:
     rows = demo_cohort_rows()

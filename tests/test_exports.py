@@ -186,7 +186,9 @@ def test_studio_style_english_headers_are_recognised(tmp_path: Path) -> None:
     assert report.notes_by_code["button_label"] == 2
 
 
-def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_path: Path) -> None:
+def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
@@ -213,6 +215,18 @@ def test_a_shop_export_in_xlsx_with_a_90_day_range_is_rescaled_to_30_days(tmp_pa
     assert rows.loc["@shopA", "conversion_rate"] == pytest.approx(0.035)
     assert rows.loc["@shopB", "orders"] == 400  # 1.2K over 90 days -> 400 over 30
     assert result.count == 2
+    # a dry run and the inspect command read the workbook twice (headers, then examples)
+    dry = score_cohort_file("shop.xlsx", [tmp_path], dry_run=True)
+    assert dry.count == 0
+    assert dry.ingest is not None
+    assert dry.ingest.columns_ignored == []
+    import cli
+
+    assert cli.main(["inspect", str(tmp_path / "shop.xlsx"), "--json"]) == 0
+    inspected = json.loads(capsys.readouterr().out)
+    assert inspected["format"] == "xlsx"
+    mapped = {column["source"]: column["canonical"] for column in inspected["columns"]}
+    assert mapped["GMV"] == "gmv"
 
 
 def test_a_creator_table_reads_abbreviations_separators_and_percent_strings() -> None:
@@ -240,6 +254,9 @@ def test_duplicate_creator_rows_are_merged_when_identical_and_rejected_when_not(
     assert result.ingest is not None
     assert (result.ingest.duplicates_merged, result.ingest.duplicates_conflicting) == (1, 2)
     assert result.count == 2
+    # 5 rows of 3 creators (@a twice, @b twice with different values, @c)
+    assert (result.ingest.rows_read, result.ingest.creators_seen) == (5, 3)
+    assert result.summary.startswith("5 rows, 3 creators")
     reasons = {(row.index, row.creator_id): row.reasons for row in result.rejected}
     assert reasons == {
         (2, "@b"): [
@@ -270,8 +287,18 @@ def test_a_file_where_nothing_maps_lists_the_columns_and_suggestions() -> None:
         score_cohort_text("foo,Flowers,bar\n1,2,3\n")
     error = caught.value
     assert error.field == "columns"
-    assert "'Flowers' (maybe follower_count?)" in error.value
-    assert "'foo'" in error.value
+    assert "'Flowers' (maybe follower_count?)" in error.rule
+    assert "'foo'" in error.rule
+    assert error.value == "'3 columns'"  # the value as shown (quoted)
+
+
+def test_every_column_of_a_wide_file_where_nothing_maps_is_named_up_to_twelve() -> None:
+    """The list is in the rule, which is never truncated (an error's value is): the twelfth
+    header of a wide file is still named, and the rest counted."""
+    headers = [f"column number {i:02d}" for i in range(1, 16)]
+    with pytest.raises(InvalidValueError) as caught:
+        score_cohort_text(",".join(headers) + "\n" + ",".join("1" * 15) + "\n")
+    assert "'column number 12' and 3 more" in str(caught.value)
 
 
 def test_an_explicit_mapping_overrides_recognition() -> None:

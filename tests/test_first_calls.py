@@ -490,3 +490,18 @@ def test_a_template_cache_that_cannot_be_made_is_not_used(tmp_path: Path) -> Non
     before = environment().bytecode_cache
     assert use_bytecode_cache(blocker / "templates") is False
     assert environment().bytecode_cache is before
+
+
+def test_a_call_made_while_the_warm_up_is_half_way_through_importing_pandas_still_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up imports pandas on another thread; until that import finishes, sys.modules
+    holds a pandas module without DataFrame. A cohort scored then (a list of records) must not
+    fail on the missing attribute (an audit saw 'internal error' answers this way)."""
+    import types
+
+    from kpi_core import score_cohort
+
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
+    result = score_cohort([{"creator_id": "a", "gmv": 100.0}, {"creator_id": "b", "gmv": 9e3}])
+    assert [entry.creator_id for entry in result.leaderboard] == ["b", "a"]

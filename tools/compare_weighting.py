@@ -32,7 +32,8 @@ DESCRIPTION = f"""Show what the weighting choice does: one creator's score under
 or, for a cohort, how rankings shift and (with `outcome`) how well each ranking predicts it.
 
 Give exactly one of `metrics` (one creator), `creators` (a list of metric objects, 3 or more) or
-`path` (a CSV or Parquet file, one creator per row, in an allowed directory). `schemes` lists
+`path` (a CSV or Parquet file, one creator per row, in an allowed directory; its headers are
+recognised as score_cohort recognises them, and `columns` maps others). `schemes` lists
 names ("tiered", "equal", "fitted") or objects of all 13 KPI weights; the first is the reference
 (default ["tiered", "equal"]). With `outcome`, the name of a field of each creator holding the NEXT
 period's outcome (such as "next_gmv"), each scheme's rank quality (Spearman and NDCG@k) comes with
@@ -114,6 +115,10 @@ def build(config: ServerConfig) -> Tool:
         limit: Annotated[int, _int("Creators listed in scores.", 0, MAX_LIMIT)] = 20,
         offset: Annotated[int, _int("Skip this many first.", 0, MAX_OFFSET)] = 0,
         currency: CurrencyArg = None,
+        columns: Annotated[
+            dict[str, str] | None,
+            Field(description="Header (or key) -> canonical name; overrides recognition."),
+        ] = None,
     ) -> Annotated[CallToolResult, WeightingComparison]:
         def body(control: CallControl) -> CallToolResult:
             result = compare_weighting(
@@ -132,6 +137,7 @@ def build(config: ServerConfig) -> Tool:
                 currency=currency,
                 baseline=baseline,
                 allow_persistent_outcome=allow_persistent_outcome,
+                columns=columns,
                 progress=control.progress,
             )
             return ok_result(result.summary, result)

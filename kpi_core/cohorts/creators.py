@@ -124,6 +124,8 @@ class CreatorRows:
     rejected: EarlyRejections
     merged: int
     conflicting: int
+    creators_seen: int
+    """Distinct creators in the file: distinct ids, and each row without a readable id."""
     period_days: float | None
     period_source: str
     rescaled: list[str]
@@ -184,8 +186,11 @@ def prepare_creators(
         rejected.too_long = column.codes == TOO_LONG
         keep &= ~rejected.too_long
         merged, conflicting = _duplicates(table, column.codes, keep, rejected.conflicts)
+        named = column.codes[column.codes >= 0]
+        seen = int(np.unique(named).size) + table.rows - named.size
     else:
         merged = conflicting = 0
+        seen = table.rows
     for mask in table.invalid.values():
         rejected.unreadable |= mask & keep
     keep &= ~rejected.unreadable
@@ -206,6 +211,7 @@ def prepare_creators(
         rejected=rejected,
         merged=merged,
         conflicting=conflicting,
+        creators_seen=seen,
         period_days=period,
         period_source=source,
         rescaled=rescaled,

@@ -117,18 +117,19 @@ def _used(proposals: list[ColumnProposal], kind: TableKind) -> list[ColumnPropos
 
 
 def _nothing_maps(proposals: list[ColumnProposal], how_to_map: str) -> InvalidValueError:
+    """The refusal of a table where no header maps: every column (up to 12) with the names it
+    may mean, in the rule itself (the value of an error is truncated, its rule is not)."""
     shown: list[str] = []
     for proposal in proposals[:12]:
-        name = proposal.source[:40]
-        if proposal.canonical is not None:
-            shown.append(f"{name!r} (maybe {proposal.canonical}?)")
-        else:
-            shown.append(repr(name))
+        name = repr(proposal.source[:40])
+        close = [proposal.canonical] if proposal.canonical else proposal.suggestions[:2]
+        shown.append(f"{name} (maybe {' or '.join(close)}?)" if close else name)
     more = f" and {len(proposals) - 12} more" if len(proposals) > 12 else ""
+    listed = ", ".join(shown) + more
     return InvalidValueError(
         "columns",
-        "has no header recognised as a metric, so nothing can be scored",
-        f"{len(proposals)} columns: {', '.join(shown)}{more}",
+        f"has no header recognised as a metric, so nothing can be scored: {listed}",
+        f"{len(proposals)} columns",
         how_to_map,
     )
 
@@ -233,7 +234,6 @@ def _creators(
                 f"({rows.period_source}) to 30",
             )
         )
-    seen = len(rows.frame) + rows.conflicting + rows.merged
     report = _report(
         source,
         table,
@@ -242,7 +242,7 @@ def _creators(
         kind="creators",
         creators=len(rows.frame),
         rows_used=len(rows.frame) + rows.merged,
-        creators_seen=seen - rows.merged,
+        creators_seen=rows.creators_seen,
         window=(None, None, None),
         posts=(None, None),
         burst=float(options.burst_minutes),

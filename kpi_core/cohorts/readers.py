@@ -326,6 +326,19 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _open_workbook(handle: BinaryIO, shown: str) -> Any:
+    """The workbook of ``handle``, read-only, from its start (openpyxl has no type stubs)."""
+    import openpyxl
+
+    handle.seek(0)
+    try:
+        return openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+        raise _refuse(
+            "must be a readable .xlsx workbook", shown, truncate(str(error), 120)
+        ) from None
+
+
 def _xlsx_source(handle: BinaryIO, size: int, limits: ReadLimits, shown: str) -> TableSource:
     try:
         archive = zipfile.ZipFile(handle)
@@ -345,26 +358,21 @@ def _xlsx_source(handle: BinaryIO, size: int, limits: ReadLimits, shown: str) ->
             shown,
             "save the sheet as CSV and score that",
         )
-    import openpyxl
-
-    handle.seek(0)
-    try:
-        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise _refuse(
-            "must be a readable .xlsx workbook", shown, truncate(str(error), 120)
-        ) from None
-    sheet = workbook.worksheets[0]
+    workbook = _open_workbook(handle, shown)
     preamble: list[str] = []
     header_row = 0
     headers: list[str] = []
-    for number, row in enumerate(sheet.iter_rows(max_row=20, values_only=True), start=1):
-        cells = [cell for cell in row if cell not in (None, "")]
-        if len(cells) >= 2 and all(isinstance(cell, str) for cell in cells):
-            header_row = number
-            headers = ["" if cell is None else str(cell) for cell in row]
-            break
-        preamble.extend(str(cell) for cell in cells)
+    try:
+        rows = workbook.worksheets[0].iter_rows(max_row=20, values_only=True)
+        for number, row in enumerate(rows, start=1):
+            cells = [cell for cell in row if cell not in (None, "")]
+            if len(cells) >= 2 and all(isinstance(cell, str) for cell in cells):
+                header_row = number
+                headers = ["" if cell is None else str(cell) for cell in row]
+                break
+            preamble.extend(str(cell) for cell in cells)
+    finally:
+        workbook.close()
     if not headers:
         raise _refuse("has no header row (a row of column names) in its first 20 rows", shown)
     while headers and not headers[-1].strip():
@@ -376,17 +384,22 @@ def _xlsx_source(handle: BinaryIO, size: int, limits: ReadLimits, shown: str) ->
 
         positions = [names.index(name) for name in columns]
         buffer: list[list[str | None]] = [[] for _ in columns]
-        for row in sheet.iter_rows(min_row=header_row + 1, values_only=True):
-            if all(cell in (None, "") for cell in row):
-                continue
-            for slot, position in enumerate(positions):
-                buffer[slot].append(_cell_text(row[position]) if position < len(row) else None)
-            if len(buffer[0]) >= limits.batch_rows // 8:
+        # every pass opens the workbook anew (inspecting a file reads it twice)
+        book = _open_workbook(handle, shown)
+        try:
+            for row in book.worksheets[0].iter_rows(min_row=header_row + 1, values_only=True):
+                if all(cell in (None, "") for cell in row):
+                    continue
+                for slot, position in enumerate(positions):
+                    cell = _cell_text(row[position]) if position < len(row) else None
+                    buffer[slot].append(cell)
+                if len(buffer[0]) >= limits.batch_rows // 8:
+                    yield {name: pa.array(buffer[i], pa.string()) for i, name in enumerate(columns)}
+                    buffer = [[] for _ in columns]
+            if buffer and buffer[0]:
                 yield {name: pa.array(buffer[i], pa.string()) for i, name in enumerate(columns)}
-                buffer = [[] for _ in columns]
-        if buffer and buffer[0]:
-            yield {name: pa.array(buffer[i], pa.string()) for i, name in enumerate(columns)}
-        workbook.close()
+        finally:
+            book.close()
 
     return TableSource("xlsx", names, batches, preamble=preamble)
 

@@ -42,6 +42,32 @@ def _source(metrics: object, creators: object, path: object) -> str:
     raise InvalidValueError.from_problems([problem])
 
 
+def _recognised(
+    frame: pd.DataFrame, columns: Mapping[str, str] | None, outcome: str | None
+) -> pd.DataFrame:
+    """``frame`` with its headers read as ``score_cohort`` reads them: a header recognised with
+    confidence (or mapped by ``columns``) takes its canonical name; the outcome column and every
+    other header keep theirs (so ``outcome`` names a column as it is in the file)."""
+    from kpi_core.cohorts.headers import propose_columns
+
+    renames: dict[str, str] = {}
+    for proposal in propose_columns(frame.columns, columns):
+        if not proposal.applied or proposal.canonical is None or proposal.source == outcome:
+            continue
+        if proposal.source in frame.columns and proposal.source != proposal.canonical:
+            renames[proposal.source] = proposal.canonical
+    clash = sorted(set(renames.values()) & (set(frame.columns) - set(renames)))
+    if clash:
+        header = next(source for source, name in renames.items() if name == clash[0])
+        raise InvalidValueError(
+            "columns",
+            f"two headers would both be read as {clash[0]}: {header!r} and {clash[0]!r}",
+            dict(columns or {}),
+            f"map one of them to another name with columns, e.g. {{{header!r}: '...'}}",
+        )
+    return frame.rename(columns=renames)
+
+
 def _file_rows(path: str, access: FileAccess | None) -> pd.DataFrame:
     """The creators of a table file in an allowed directory (one creator per row).
 
@@ -111,6 +137,7 @@ def compare_weighting(
     currency: str | None = None,
     baseline: str | None = None,
     allow_persistent_outcome: bool = False,
+    columns: Mapping[str, str] | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> WeightingComparison:
     """Compare weighting schemes for one creator (``metrics``), a cohort (``creators``) or a
@@ -120,9 +147,17 @@ def compare_weighting(
     options are still checked, so a bad value is the caller's error either way, and an outcome or
     a baseline is refused rather than ignored). A cohort:
     :func:`compare_cohort` with every option, ``baseline`` and ``allow_persistent_outcome``
-    included.
+    included. ``columns`` maps a header (a file's, or a key of the creators' objects) to a
+    canonical name; a file's headers are also recognised as ``score_cohort`` recognises them.
     """
     source = _source(metrics, creators, path)
+    if columns is not None and source == "metrics":
+        raise InvalidValueError(
+            "columns",
+            "applies to creators or path, not to one creator's metrics",
+            dict(columns),
+            "use the canonical names in metrics (see kpi://metrics)",
+        )
     chosen: Sequence[SchemeArg] = ("tiered", "equal") if schemes is None else schemes
     if source == "metrics":
         for name, value in (("outcome", outcome), ("baseline", baseline)):
@@ -139,10 +174,10 @@ def compare_weighting(
     rows: Sequence[Mapping[str, object]] | pd.DataFrame
     if source == "path":
         assert path is not None
-        rows = _file_rows(path, access)
+        rows = _recognised(_file_rows(path, access), columns, outcome)
     else:
         assert creators is not None
-        rows = creators
+        rows = _renamed(creators, columns)
     return compare_cohort(
         rows,
         chosen,
@@ -158,3 +193,12 @@ def compare_weighting(
         baseline=baseline,
         allow_persistent_outcome=allow_persistent_outcome,
     )
+
+
+def _renamed(
+    creators: Sequence[Mapping[str, object]], columns: Mapping[str, str] | None
+) -> Sequence[Mapping[str, object]]:
+    """The creators' objects with their keys renamed by ``columns`` (key -> canonical name)."""
+    if not columns:
+        return creators
+    return [{columns.get(key, key): value for key, value in row.items()} for row in creators]

@@ -66,8 +66,9 @@ Correction = Literal["holm", "bonferroni", "none"]
 Sides = Literal[1, 2]
 #: The change of a metric that counts as an improvement (its better direction).
 Direction = Literal["increase", "decrease"]
-#: How an intervention's lift is stated: a fraction of the target metric, or points of a rate.
-LiftType = Literal["relative", "absolute"]
+#: How an intervention's lift is stated: a fraction of the target metric, or an amount of it (a
+#: growth rate's difference): the same two words as an MDE's type, so the same type.
+LiftType = MdeType
 
 METRIC_KINDS: tuple[MetricKind, ...] = get_args(MetricKind)
 MDE_TYPES: tuple[MdeType, ...] = get_args(MdeType)
