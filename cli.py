@@ -7,7 +7,7 @@
     creator-kpi-mcp inspect FILE [--json]
                                      show how a file's headers would be read (nothing is scored)
     creator-kpi-mcp score FILE -o OUT.csv|OUT.parquet [--columns MAP] [--window-days N|all]
-                      [--period-days N] [--report REPORT.json]
+                      [--period-days N] [--missing benchmark|renormalise] [--report REPORT.json]
                                      score every creator of a file; the summary goes to stderr
 
 The demo is an MCP *client*: it starts ``server.py`` as a subprocess over stdio, sends real tool
@@ -213,10 +213,12 @@ def _run_engine(
     engine: str,
     scheduler: str | None,
     batch_rows: int | None,
+    missing: str = "benchmark",
 ) -> int:
     """`creator-kpi-mcp score --engine stream|dask`: the exit status (2 when refused)."""
     from kpi_core.cohorts.stream import EngineSummary
     from kpi_core.errors import KpiError
+    from kpi_core.kernel import check_missing
     from tools._config import ServerConfig
 
     bar = ProgressBar(sys.stderr)
@@ -228,7 +230,14 @@ def _run_engine(
 
             rows = batch_rows or DEFAULT_BATCH_ROWS
             summary = score_parquet(
-                source, output, rows, weighting, bar, currency=currency, fx_to_default=fx
+                source,
+                output,
+                rows,
+                weighting,
+                bar,
+                currency=currency,
+                fx_to_default=fx,
+                missing=check_missing(missing),
             )
         else:
             from kpi_core.cohorts.dask_engine import DEFAULT_PARTITION_ROWS, score_dask
@@ -243,6 +252,7 @@ def _run_engine(
                 partition_rows=rows,
                 currency=currency,
                 fx_to_default=fx,
+                missing=check_missing(missing),
             )
     except KpiError as error:
         bar.close()
@@ -376,16 +386,20 @@ def run_batch(
     window_days: str = "30",
     period_days: float | None = None,
     report_path: str | None = None,
+    missing: str = "benchmark",
 ) -> int:
     """`creator-kpi-mcp score`: the exit status (2 when the input is refused, 1 when nothing
     was scored). The summary goes to stderr; stdout stays clean for pipes."""
     from kpi_core.cohorts.batch import score_file
     from kpi_core.errors import KpiError
+    from kpi_core.kernel import check_missing
     from prompts import render
     from tools._config import ServerConfig
 
     if engine != "memory":
-        return _run_engine(source, output, weighting, currency, engine, scheduler, batch_rows)
+        return _run_engine(
+            source, output, weighting, currency, engine, scheduler, batch_rows, missing
+        )
     bar = ProgressBar(sys.stderr)
     try:
         options = _ingest_options(columns_file, window_days, period_days)
@@ -397,6 +411,7 @@ def run_batch(
             currency=currency,
             fx_to_default=ServerConfig.from_env().fx_to_default,
             options=options,
+            missing=check_missing(missing),
         )
     except KpiError as error:
         bar.close()
@@ -418,6 +433,7 @@ def run_batch(
 def _add_file_commands(commands: Any) -> None:
     """The `inspect` and `score` subcommands (an argparse subparsers object)."""
     from kpi_core.cohorts.stream import Engine
+    from kpi_core.kernel import MISSING_MODES
 
     inspect = commands.add_parser("inspect", help="show how a file would be read, score nothing")
     batch = commands.add_parser("score", help="score a file into CSV or Parquet")
@@ -449,6 +465,14 @@ def _add_file_commands(commands: Any) -> None:
     )
     batch.add_argument("--weighting", default="tiered", choices=("tiered", "equal"))
     batch.add_argument("--currency", default=None, help="ISO code of the money columns")
+    batch.add_argument(
+        "--missing",
+        default="benchmark",
+        choices=MISSING_MODES,
+        help="benchmark (default): a missing metric counts at its prior for the creator's size "
+        "and widens the interval; renormalise: missing metrics are left out and the weights "
+        "renormalised over what has data (optimistic for thin data)",
+    )
     batch.add_argument(
         "--engine",
         default="memory",
@@ -488,6 +512,7 @@ def _run_file_command(args: argparse.Namespace) -> int:
         window_days=args.window_days,
         period_days=args.period_days,
         report_path=args.report,
+        missing=args.missing,
     )
 
 

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bench_kernel import METRICS, make_frame
 
+from bench.bench_kernel import METRICS, make_frame
 from kpi_core.cohorts.cohort import score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file
 from kpi_core.scoring import score_frame

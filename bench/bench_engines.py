@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_kernel import METRICS, make_frame
+from bench.bench_kernel import METRICS, make_frame
 
 ENGINES = ("memory", "stream", "dask")
 

@@ -36,12 +36,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Metric, load_catalogue
+from kpi_core.errors import InvalidValueError
 from kpi_core.estimation import (
     CHUNK_ROWS,
     Layout,
@@ -60,6 +61,7 @@ __all__ = [
     "KernelOutput",
     "Missing",
     "benchmark_values",
+    "check_missing",
     "derive",
     "interval_z",
     "normalise",
@@ -74,6 +76,18 @@ Columns = Mapping[str, FloatArray]
 #: renormalised over what has data (optimistic).
 Missing = Literal["benchmark", "renormalise"]
 MISSING_MODES: tuple[str, ...] = get_args(Missing)
+
+
+def check_missing(missing: object) -> Missing:
+    """``missing`` when it is one of :data:`MISSING_MODES`; else an error naming the field."""
+    if missing in MISSING_MODES:
+        return cast("Missing", missing)
+    raise InvalidValueError(
+        "missing",
+        "must be 'benchmark' (missing metrics count at their prior) or 'renormalise'",
+        missing,
+    )
+
 
 #: Relative disagreement is judged against |derived| plus this, so zeros compare sanely.
 _DISAGREE_ABS = 1e-12
@@ -345,8 +359,9 @@ def score_arrays(
             layout=layout,
             model=model,
             renormalise=renormalise,
+            keep_positions=components,
         )
-        blocks.store(rows, block, ~np.isnan(positions), layout)
+        blocks.store(rows, block, positions)
     result = blocks.output(catalogue, layout, missing, known)
     if components:
         _add_components(result, blocks, values, rates, derived, layout, model)
@@ -382,20 +397,21 @@ class _Blocks:
             observed=np.empty((size, metrics), dtype=bool) if components else None,
         )
 
-    def store(self, rows: slice, block: RowEstimates, observed: BoolArray, layout: Layout) -> None:
+    def store(self, rows: slice, block: RowEstimates, positions: FloatArray) -> None:
         self.overall[rows] = block.overall
         self.kpi_scores[rows] = block.kpi_scores
-        self.weight_present[rows] = rows_matmul(observed.astype(np.float64), layout.membership)
+        self.weight_present[rows] = block.weight_present
         self.log10_size[rows] = block.log10_size
         if self.overall_variance is not None and block.overall_variance is not None:
             self.overall_variance[rows] = block.overall_variance
         if self.kpi_variance is not None and block.kpi_variance is not None:
             self.kpi_variance[rows] = block.kpi_variance
         if self.metric_scores is not None and self.positions is not None:
+            assert block.positions is not None
             self.metric_scores[rows] = block.metric_scores
             self.positions[rows] = block.positions
         if self.observed is not None:
-            self.observed[rows] = observed
+            self.observed[rows] = ~np.isnan(positions)
 
     def output(
         self, catalogue: Catalogue, layout: Layout, missing: Missing, known: BoolArray

@@ -192,6 +192,11 @@ class PriorModel:
     grid_low: float
     #: Indices of metrics whose benchmark depends on size.
     size_dependent: IntArray
+    #: Their grid positions, and the steps between neighbouring grid points.
+    grid_dependent: FloatArray
+    grid_steps: FloatArray
+    #: Each metric's column in ``grid_dependent`` (-1 where its benchmark is a constant).
+    dependent_column: IntArray
     #: ``[model]`` settings used by the conditioning.
     observation_noise: float
     degrees_of_freedom: float
@@ -207,20 +212,26 @@ class PriorModel:
         covariance = self.residual if size_known else self.joint[: self.size, : self.size]
         return np.sqrt(np.diag(covariance))
 
-    def prior_positions(self, log10_followers: FloatArray) -> FloatArray:
-        """Benchmark positions at each size (rows x metrics), from the grid (exact: every anchor
-        lies on the grid and positions are linear between anchors)."""
+    def prior_positions(
+        self, log10_followers: FloatArray, columns: IntArray | None = None
+    ) -> FloatArray:
+        """Benchmark positions at each size (rows x metrics, or x ``columns`` of them), from the
+        grid (exact: every anchor lies on the grid and positions are linear between anchors)."""
         steps = (log10_followers - self.grid_low) / SIZE_GRID_STEP
         last = len(self.grid_positions) - 1
         np.clip(steps, 0.0, float(last), out=steps)
         below = np.minimum(steps.astype(np.intp), last - 1)
         fraction = (steps - below)[:, None]
-        out = np.empty((len(log10_followers), self.size))
-        out[:] = self.grid_positions[0]
-        dependent = self.size_dependent
-        low = self.grid_positions[below][:, dependent]
-        high = self.grid_positions[below + 1][:, dependent]
-        out[:, dependent] = low + (high - low) * fraction
+        chosen = np.arange(self.size) if columns is None else columns
+        out = np.empty((len(log10_followers), len(chosen)))
+        inner = self.dependent_column[chosen]  # -1: the metric's benchmark is a constant
+        constant = inner < 0
+        out[:, constant] = self.grid_positions[0, chosen[constant]]
+        wanted = inner[~constant]
+        between = self.grid_steps[:, wanted][below]  # high - low, as the grid's steps were
+        between *= fraction
+        between += self.grid_dependent[:, wanted][below]
+        out[:, ~constant] = between
         return out
 
     def condition(self, observed: IntArray, size_known: bool) -> Conditioning:
@@ -309,6 +320,12 @@ def _simpson(low: float, high: float) -> tuple[FloatArray, FloatArray]:
     return sizes, weights
 
 
+def _columns_of(dependent: IntArray, count: int) -> IntArray:
+    columns = np.full(count, -1, dtype=np.intp)
+    columns[dependent] = np.arange(len(dependent), dtype=np.intp)
+    return columns
+
+
 @cache
 def prior_model() -> PriorModel:
     """The priors as arrays (built once per process from the catalogue and ``priors.json``)."""
@@ -335,6 +352,10 @@ def prior_model() -> PriorModel:
     joint[:count, count] = cross
     joint[count, :count] = cross
     joint[count, count] = size_var
+    dependent = np.array(
+        [j for j, metric in enumerate(scored) if metric.size_dependent], dtype=np.intp
+    )
+    grid_dependent = grid_positions[:, dependent]
     return PriorModel(
         metrics=priors.metrics,
         residual=residual,
@@ -342,9 +363,10 @@ def prior_model() -> PriorModel:
         joint_mean=np.append(mean_positions, mean_size),
         grid_positions=grid_positions,
         grid_low=float(grid[0]),
-        size_dependent=np.array(
-            [j for j, metric in enumerate(scored) if metric.size_dependent], dtype=np.intp
-        ),
+        size_dependent=dependent,
+        grid_dependent=grid_dependent,
+        grid_steps=grid_dependent[1:] - grid_dependent[:-1],
+        dependent_column=_columns_of(dependent, count),
         observation_noise=catalogue.model.observation_noise,
         degrees_of_freedom=catalogue.model.prior_degrees_of_freedom,
         upward_evidence=catalogue.model.upward_evidence,

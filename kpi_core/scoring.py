@@ -21,7 +21,14 @@ import numpy as np
 
 from kpi_core.catalogue import KPI_IDS, Catalogue, Kpi, load_catalogue
 from kpi_core.errors import InvalidValueError, KpiError, Problem
-from kpi_core.kernel import DERIVATIONS, KernelOutput, Missing, normalise, score_arrays
+from kpi_core.kernel import (
+    DERIVATIONS,
+    KernelOutput,
+    Missing,
+    check_missing,
+    normalise,
+    score_arrays,
+)
 from kpi_core.metrics import CreatorMetrics, validate_creator
 from kpi_core.priors import value_at
 from kpi_core.refs import CreatorRefs, creator_ref
@@ -246,18 +253,9 @@ def assess(
     if isinstance(metrics, ScoredCreator):
         return metrics if weighting is None else metrics.reweighted(weighting)
     scheme = resolve_weighting("tiered" if weighting is None else weighting)
-    _check_missing(missing)
+    check_missing(missing)
     validated = validate_creator(metrics, currency=currency, fx_to_default=fx_to_default)
     return _scored(validated, scheme, missing)
-
-
-def _check_missing(missing: object) -> None:
-    if missing not in ("benchmark", "renormalise"):
-        raise InvalidValueError(
-            "missing",
-            "must be 'benchmark' (missing metrics count at their prior) or 'renormalise'",
-            missing,
-        )
 
 
 def score(
@@ -624,7 +622,7 @@ def score_frame(
     import pandas as pd
 
     scheme = resolve_weighting(weighting)
-    _check_missing(missing)
+    check_missing(missing)
     validated = validate(frame, currency=currency, fx_to_default=fx_to_default, field="frame")
     rejected = np.flatnonzero(validated.rejected)
     if len(rejected) and on_invalid == "raise":

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from cli import main, run_demo
@@ -89,6 +90,39 @@ def test_the_score_command_writes_parquet_with_the_documented_columns(
     assert captured.out == ""
     assert f"Scored {len(rows) - 1} of {len(rows)} creators" in captured.err
     assert "100%" in captured.err
+
+
+def test_the_score_command_writes_each_intervals_and_takes_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output carries score_low and score_high (score()'s interval for each row); with
+    --missing renormalise the scores are score(..., missing="renormalise")'s, and the file's
+    metadata says so. A value that is not a mode exits 2 naming the choices."""
+    rows = [*demo_cohort_rows(outcome_fields=False)[:5], {"creator_id": "thin", "gmv": 60_000.0}]
+    source = tmp_path / "creators.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    for missing in ("benchmark", "renormalise"):
+        target = tmp_path / f"{missing}.parquet"
+        assert main(["score", str(source), "-o", str(target), "--missing", missing]) == 0
+        table = pd.read_parquet(target)
+        for row, metrics in enumerate(rows):
+            expected = score(metrics, missing=missing)
+            got = table.iloc[row]
+            assert (got["overall_score"], got["score_low"], got["score_high"]) == pytest.approx(
+                (
+                    expected.overall_score,
+                    expected.score_interval.low,
+                    expected.score_interval.high,
+                ),
+                abs=1e-9,
+            )
+        metadata = pq.read_schema(target).metadata
+        assert metadata[b"creator_kpi.missing"] == missing.encode()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(["score", str(source), "-o", str(tmp_path / "x.parquet"), "--missing", "drop"])
+    assert stopped.value.code == 2
+    assert "argument --missing: invalid choice: 'drop'" in capsys.readouterr().err
 
 
 def test_the_score_command_refuses_a_missing_file_with_status_2(

@@ -15,6 +15,7 @@ from kpi_core import KPI_IDS, score, score_frame
 from kpi_core.cohorts.batch import OUTPUT_COLUMNS, score_file
 from kpi_core.cohorts.cohort import CohortResult, score_cohort
 from kpi_core.cohorts.scoring import score_cohort_file
+from kpi_core.demo import demo_cohort_rows
 from kpi_core.errors import CurrencyError, InvalidValueError
 from tests.cases import REALISTIC, SOURCE_PAYLOAD
 
@@ -389,10 +390,116 @@ def test_the_batch_aggregates_a_per_video_export_and_refuses_a_bad_output(tmp_pa
         score_file(FIXTURES / "videos_scrape.csv", tmp_path / "no" / "x.parquet")
 
 
-def test_the_sort_keys_are_the_overall_score_and_the_catalogues_kpi_ids_in_order() -> None:
+def test_the_sort_keys_are_the_overall_score_its_lower_bound_and_the_kpi_ids_in_order() -> None:
     from typing import get_args
 
     from kpi_core.catalogue import KPI_IDS
     from kpi_core.cohorts.cohort import SortKey
 
-    assert get_args(SortKey) == ("overall_score", *KPI_IDS)
+    assert get_args(SortKey) == ("overall_score", "lower_bound", *KPI_IDS)
+
+
+# --------------------------------------------------------------------------------------------
+# ranking honestly on thin data (issue 15)
+
+
+def _with_thin_creators() -> list[dict[str, Any]]:
+    """The 48 demo creators and issue 15's two thin ones (GMV alone; GMV and conversion)."""
+    rows: list[dict[str, Any]] = [dict(row) for row in demo_cohort_rows(outcome_fields=False)]
+    rows.append({"creator_id": "gmv_only", "gmv": 60_000})
+    rows.append({"creator_id": "two_metrics", "gmv": 20_000, "conversion_rate": 0.06})
+    return rows
+
+
+def test_the_lower_bound_ranks_by_each_creators_interval_with_the_overall_score_breaking_ties() -> (
+    None
+):
+    """Expected order computed by hand from ``score`` of each row: score_interval.low
+    descending, then the overall score descending, then creator_id."""
+    rows = _with_thin_creators()
+    result = score_cohort(rows, sort_by="lower_bound", top_n=50)
+    expected = sorted(
+        (-score(row).score_interval.low, -score(row).overall_score, str(row["creator_id"]))
+        for row in rows
+    )
+    assert [entry.creator_id for entry in result.leaderboard] == [key[2] for key in expected]
+    for entry in result.leaderboard:
+        single = score(rows[entry.index])
+        assert (entry.score_low, entry.score_high) == pytest.approx(
+            (single.score_interval.low, single.score_interval.high), abs=1e-9
+        )
+        assert entry.sort_value == entry.score_low
+        assert entry.score_low <= entry.overall_score <= entry.score_high
+
+
+def test_thin_and_revenue_less_creators_are_counted_and_the_summary_says_what_it_means() -> None:
+    """By hand: gmv_only has coverage 0.30 and two_metrics 0.45 (both < 0.5, both with revenue
+    data); the public-only creator has views and followers only (no tier-1 data)."""
+    rows = _with_thin_creators()
+    rows.append({"creator_id": "public_only", "follower_count": 50_000, "views": 400_000})
+    coverages = sorted(score(row).coverage for row in rows)
+    result = score_cohort(rows, top_n=5)
+    assert result.thin_data == sum(c < 0.5 for c in coverages) == 3
+    assert result.no_revenue_data == 1
+    assert (result.missing, result.interval_level) == ("benchmark", 0.8)
+    assert (
+        "3 of 51 creators have under half the weight measured and 1 have no revenue data at all: "
+        "their scores lean on size benchmarks, so their intervals are wide and their ranks "
+        'uncertain; sort_by="lower_bound" ranks them conservatively.'
+    ) in result.summary
+    top = result.leaderboard[0]
+    assert (
+        f"1. {top.creator_id}: {top.overall_score:.1f} (80% interval {top.score_low:.1f}-"
+        f"{top.score_high:.1f}; {top.band}, coverage {top.coverage:.0%})"
+    ) in result.summary
+
+
+def test_renormalise_is_the_optimistic_option_and_is_said_so() -> None:
+    """missing="renormalise" brings back the old ranking that issue 15 reported: the thin
+    creators first and second, and the text warns that their ranks are optimistic."""
+    rows = _with_thin_creators()
+    result = score_cohort(rows, top_n=3, missing="renormalise")
+    assert [entry.creator_id for entry in result.leaderboard[:2]] == ["gmv_only", "two_metrics"]
+    for entry in result.leaderboard:
+        single = score(rows[entry.index], missing="renormalise")
+        assert entry.overall_score == pytest.approx(single.overall_score, abs=1e-9)
+    assert result.missing == "renormalise"
+    assert 'with missing="renormalise" their missing metrics are left out' in result.summary
+    default = score_cohort(rows, top_n=50)
+    ranks = {entry.creator_id: entry.rank for entry in default.leaderboard}
+    assert ranks["gmv_only"] > 2
+    assert ranks["two_metrics"] > 2
+
+
+def test_a_bad_missing_or_sort_by_names_the_field() -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        score_cohort([{"gmv": 5.0}], missing="ignore")  # type: ignore[arg-type]
+    assert caught.value.field == "missing"
+    with pytest.raises(InvalidValueError) as caught:
+        score_cohort([{"gmv": 5.0}], sort_by="upper_bound")
+    assert caught.value.field == "sort_by"
+    assert "overall_score, lower_bound or a KPI id" in str(caught.value)
+
+
+def test_files_and_the_batch_carry_missing_and_the_intervals(tmp_path: Path) -> None:
+    rows = _with_thin_creators()
+    source = tmp_path / "cohort.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    from_file = score_cohort_file(
+        source, [tmp_path], sort_by="lower_bound", missing="renormalise", top_n=50
+    )
+    in_memory = score_cohort(rows, sort_by="lower_bound", missing="renormalise", top_n=50)
+    assert [e.creator_id for e in from_file.leaderboard] == [
+        e.creator_id for e in in_memory.leaderboard
+    ]
+    assert from_file.missing == "renormalise"
+    out = tmp_path / "scores.parquet"
+    score_file(source, out, missing="renormalise")
+    table = pq.read_table(out)
+    assert table.schema.metadata[b"creator_kpi.missing"] == b"renormalise"
+    assert table.schema.metadata[b"creator_kpi.interval_level"] == b"0.8"
+    frame = table.to_pandas().set_index("creator_id")
+    for entry in in_memory.leaderboard:
+        assert frame.loc[entry.creator_id, "overall_score"] == pytest.approx(entry.overall_score)
+        assert frame.loc[entry.creator_id, "score_low"] == pytest.approx(entry.score_low)
+        assert frame.loc[entry.creator_id, "score_high"] == pytest.approx(entry.score_high)

@@ -52,6 +52,25 @@ async def test_a_list_with_bad_rows_scores_the_good_ones_and_rejects_the_rest() 
     assert "2 rows rejected" in text(result)
 
 
+async def test_the_tool_ranks_by_the_lower_bound_under_either_missing_mode() -> None:
+    """The tool's answer is the library's, for both modes; the leaderboard carries the
+    intervals and the counts of thin and revenue-less creators."""
+    rows: list[dict[str, Any]] = [*demo_cohort_rows(outcome_fields=False)[:8]]
+    rows.append({"creator_id": "gmv_only", "gmv": 60_000})
+    async with Client(build_server()) as client:
+        for missing in ("benchmark", "renormalise"):
+            arguments = {"creators": rows, "sort_by": "lower_bound", "missing": missing}
+            result = await client.call_tool("score_cohort", arguments)
+            data = result.structured_content
+            assert data is not None
+            expected = score_cohort(rows, sort_by="lower_bound", missing=missing)
+            assert data == expected.model_dump(mode="json")
+            assert data["missing"] == missing
+            assert data["thin_data"] == 1
+            entry = data["leaderboard"][0]
+            assert entry["score_low"] == entry["sort_value"] <= entry["score_high"]
+
+
 async def test_a_path_is_refused_until_file_access_is_configured(cohort_csv: Path) -> None:
     async with Client(build_server(ServerConfig())) as client:
         result = await client.call_tool("score_cohort", {"path": str(cohort_csv)})
@@ -118,6 +137,7 @@ async def test_over_http_file_access_stays_off_unless_enabled(cohort_csv: Path) 
         ({"creators": [{"gmv": 5.0}], "top_n": 0}, "top_n"),
         ({"creators": [{"gmv": 5.0}], "sort_by": "fame"}, "sort_by"),
         ({"creators": [{"gmv": 5.0}], "min_coverage": 2}, "min_coverage"),
+        ({"creators": [{"gmv": 5.0}], "missing": "drop"}, "missing"),
         ({"creators": [{"gmv": -5.0}]}, "creators"),
     ],
 )

@@ -234,7 +234,15 @@ def assert_same_summary(summary: EngineSummary, cohort: CohortResult) -> None:
         assert (mine.overall_score, mine.coverage, mine.revenue_coverage) == pytest.approx(
             (theirs.overall_score, theirs.coverage, theirs.revenue_coverage), abs=1e-9
         )
+        assert (mine.score_low, mine.score_high) == pytest.approx(
+            (theirs.score_low, theirs.score_high), abs=1e-9
+        )
         assert mine.kpi_scores == pytest.approx(theirs.kpi_scores, abs=1e-9)
+    assert (summary.thin_data, summary.no_revenue_data, summary.missing) == (
+        cohort.thin_data,
+        cohort.no_revenue_data,
+        cohort.missing,
+    )
     assert [(row.index, row.creator_id, row.reasons) for row in summary.rejected_examples] == [
         (row.index, row.creator_id, "; ".join(row.reasons)) for row in cohort.rejected
     ]
@@ -610,6 +618,67 @@ def test_the_score_command_runs_on_a_given_scheduler(
     with pytest.raises(SystemExit):
         main([*command, "--scheduler", scheduler])  # --scheduler without --engine dask
     assert "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+def _renormalised_expected(table: Any) -> Any:
+    frame = table.to_pandas()
+    scores = score_rows(frame, missing="renormalise")
+    return output_table(scores, frame).replace_schema_metadata(
+        output_metadata(
+            scores.weighting, scores.currency, "parquet", per_video=False, missing="renormalise"
+        )
+    )
+
+
+def test_streaming_honours_missing_renormalise_as_the_in_memory_scoring_does(
+    cohort: Cohort, tmp_path: Path
+) -> None:
+    whole = pq.read_table(cohort.parts[0])
+    target = tmp_path / "out.parquet"
+    summary = score_parquet(
+        cohort.parts[0], target, batch_rows=7_001, top_n=TOP_N, missing="renormalise"
+    )
+    assert_same_rows(read_output(target), _renormalised_expected(whole))
+    assert_same_summary(
+        summary, score_cohort(whole.to_pandas(), top_n=TOP_N, missing="renormalise")
+    )
+    with pytest.raises(InvalidValueError) as caught:
+        score_parquet(cohort.parts[0], target, missing="optimistic")  # type: ignore[arg-type]
+    assert caught.value.field == "missing"
+
+
+@needs_dask
+def test_dask_honours_missing_renormalise_and_the_command_passes_it_on(
+    cohort: Cohort, scheduler: str, tmp_path: Path
+) -> None:
+    from kpi_core.cohorts.dask_engine import score_dask
+
+    whole = pq.read_table(cohort.parts[0])
+    target = tmp_path / "scored.parquet"
+    summary = score_dask(
+        cohort.parts[0],
+        target,
+        scheduler=scheduler,
+        partition_rows=10_000,
+        top_n=TOP_N,
+        missing="renormalise",
+    )
+    expected = _renormalised_expected(whole)
+    assert_same_rows(read_output(target), expected)
+    assert_same_summary(
+        summary, score_cohort(whole.to_pandas(), top_n=TOP_N, missing="renormalise")
+    )
+    command = ["score", str(cohort.parts[0]), "-o", str(tmp_path / "cli.parquet")]
+    options = ["--engine", "dask", "--scheduler", scheduler, "--missing", "renormalise"]
+    assert main([*command, *options]) == 0
+    assert_same_rows(read_output(tmp_path / "cli.parquet"), expected)
+
+
+def test_the_score_command_streams_with_missing_renormalise(cohort: Cohort, tmp_path: Path) -> None:
+    target = tmp_path / "out.parquet"
+    command = ["score", str(cohort.parts[0]), "-o", str(target), "--engine", "stream"]
+    assert main([*command, "--missing", "renormalise"]) == 0
+    assert_same_rows(read_output(target), _renormalised_expected(pq.read_table(cohort.parts[0])))
 
 
 def test_the_package_imports_without_dask() -> None:

@@ -70,6 +70,34 @@ async def test_metrics_resource_lists_every_metric_with_its_sources() -> None:
     assert engagement["derived_when_missing"]["formula"].startswith("(likes")
 
 
+async def test_metrics_resource_documents_the_model_and_each_metrics_direction() -> None:
+    """The model section quotes the live settings and priors (read here from the catalogue
+    and priors.json, not from the resource's own code), and each scored metric declares how
+    it moves the score, with the reason where it is mixed."""
+    from kpi_core.priors import load_priors
+
+    document = await read_json("kpi://metrics")
+    catalogue = load_catalogue()
+    priors = load_priors()
+    model = document["model"]
+    assert model["interval_level"] == catalogue.model.interval_level == 0.8
+    assert model["missing_default"] == "benchmark"
+    assert model["settings"]["saturation_knee"] == catalogue.model.saturation_knee
+    assert model["priors"]["source"] == priors.source
+    assert model["priors"]["seed"] == priors.seed
+    assert set(model["formulas"]) >= {"position", "saturation", "overall score", "interval"}
+    assert model["shrinkage"]["conversion_rate"] == {
+        "trials": ["product_clicks"],
+        "prior_strength": priors.strength["conversion_rate"],
+    }
+    views = next(e for e in document["metrics"] if e["metric"] == "views")
+    assert views["moves"] == "mixed"
+    assert views["moves_reason"].startswith("more reach, but the denominator of engagement_rate")
+    for entry in document["metrics"]:
+        if "kpi" in entry:
+            assert entry["moves"] in {"higher", "lower", "mixed"}, entry["metric"]
+
+
 async def test_demo_resource_gives_the_synthetic_creators_and_their_metrics() -> None:
     document = await read_json("kpi://demo/creators")
     assert document["synthetic"] is True

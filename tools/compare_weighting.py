@@ -33,8 +33,7 @@ from tools._shared import REFS, CreatorRefArg, CurrencyArg, DetailArg
 DESCRIPTION = """Show what the weighting does: one creator (`creator_ref` or `metrics`) under
 several `schemes` (the first is the reference), or a cohort (`creators` or `path`): rank shifts
 and, with `outcome` (a NEXT-period field such as next_gmv), each scheme's rank quality against the
-naive `baseline`, with bootstrap 95% intervals. Same-period outcomes are refused;
-`columns` maps a file's headers."""
+naive `baseline`, with bootstrap 95% intervals (same-period outcomes are refused)."""
 
 
 #: Creators listed in `scores` when the call gives no limit, by (cohort, full answer): a compact

@@ -21,8 +21,8 @@ from tools._shared import (
 
 DESCRIPTION = """Find what holds a creator's revenue score back (after score_creator; pass its
 `creator_ref`). Returns `summary`, `bottlenecks` by `impact` (overall points regained at the
-benchmark for this size) with their metrics against benchmarks, the shop `funnel`, `what_if`
-scores, `strengths` and `data_gaps`. Call recommend next."""
+size's benchmark) with their metrics, the shop `funnel`, `what_if` scores, `strengths` and
+`data_gaps`. Call recommend next."""
 
 
 def build(config: ServerConfig) -> Tool:

@@ -55,6 +55,11 @@ def weights_document(scheme: str) -> dict[str, Any]:
 
 
 def catalogue_document() -> dict[str, Any]:
+    """kpi://metrics: every metric with its figures, sources and declared direction (``moves``:
+    how a higher value moves the overall score with the other inputs fixed), and the ``model``
+    (formulas, interval level, settings, the priors' source; docs/methodology.md in full)."""
+    from kpi_core.methodology import model_section
+
     catalogue = load_catalogue()
     metrics: list[dict[str, Any]] = []
     for metric in catalogue.metrics.values():
@@ -65,6 +70,10 @@ def catalogue_document() -> dict[str, Any]:
         }
         if metric.is_numeric:
             entry["range"] = [metric.low, metric.high]
+        if metric.moves is not None:
+            entry["moves"] = metric.moves
+            if metric.moves_reason:
+                entry["moves_reason"] = metric.moves_reason
         if metric.scored:
             floor_source, target_source, benchmark_source = metric.figure_sources
             entry.update(
@@ -95,6 +104,7 @@ def catalogue_document() -> dict[str, Any]:
         "bands": dict(catalogue.bands),
         "figure_counts": catalogue.figure_counts(),
         "citations": dict(catalogue.citations),
+        "model": model_section(),
         "metrics": metrics,
     }
 

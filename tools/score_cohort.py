@@ -18,6 +18,7 @@ from kpi_core.cohorts.cohort import (
 )
 from kpi_core.cohorts.scoring import score_cohort_file, score_cohort_text
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing
 from tools._config import ServerConfig
 from tools._edge import CallControl, ok_result, run_tool
 from tools._files import RootsArg, file_access, file_call_slot, memory_budget
@@ -26,8 +27,8 @@ from tools._shared import CurrencyArg, DetailArg, WeightingArg
 
 DESCRIPTION = """Score and rank many creators: exactly one of `creators` (metric objects),
 `path` (CSV, Parquet, .xlsx, JSON in an allowed directory) or `csv_text` (<= 1 MB). Headers are
-recognised (`columns` maps others). Returns `summary`, the `leaderboard`,
-the score `distribution`, `count`, `rejected` rows with reasons and the `ingest` report."""
+recognised (`columns` maps others). Returns `summary`, the `leaderboard`, the score
+`distribution`, `count`, `rejected` rows with reasons and the `ingest` report."""
 
 HOW_TO_MAP = (
     "give columns={'Header in the file': 'canonical_name'}; the canonical names are in "
@@ -116,6 +117,10 @@ def build(config: ServerConfig) -> Tool:
         window_days: WindowDaysArg = 30,
         period_days: PeriodDaysArg = None,
         dry_run: Annotated[bool, Field(description="Only read and show the mapping.")] = False,
+        missing: Annotated[
+            Missing,
+            Field(description='"benchmark" (default) or the optimistic "renormalise".'),
+        ] = "benchmark",
         detail: DetailArg = "summary",
     ) -> Annotated[CallToolResult, CohortResult]:
         def body(control: CallControl) -> CallToolResult:
@@ -127,6 +132,7 @@ def build(config: ServerConfig) -> Tool:
                 "progress": control.progress,
                 "currency": currency,
                 "fx_to_default": config.fx_to_default,
+                "missing": missing,
             }
             reading: dict[str, Any] = {
                 "columns": columns,

@@ -17,6 +17,12 @@ Output columns (the library contract; names, types and meanings are stable):
                            (for a per-video export, of the creator in order of first appearance)
 ``creator_id``             string: the input's ``creator_id`` (null when absent)
 ``overall_score``          float64: 0-100; null when the row was rejected
+``score_low``              float64: the lower bound of the overall score's interval (at the
+                           model's ``interval_level``, 80%): the score this creator would get
+                           with every metric reported and measured without noise lies in
+                           [``score_low``, ``score_high``] with that probability; null when
+                           rejected
+``score_high``             float64: the upper bound of that interval; null when rejected
 ``band``                   string: ``excellent``, ``strong``, ``average``, ``weak`` or ``poor``;
                            null when rejected
 ``coverage``               float64: share (0-1) of the scheme's weight that had data
@@ -35,7 +41,9 @@ A CSV output has the same columns; text cells that a spreadsheet would run as a 
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are written with a leading ``'``.
 The Parquet file's key-value metadata carries ``creator_kpi.model_version``,
 ``creator_kpi.weighting`` (the scheme's name), ``creator_kpi.weights`` (JSON: KPI id -> weight),
-``creator_kpi.currency``, ``creator_kpi.input_format`` and ``creator_kpi.per_video``.
+``creator_kpi.currency``, ``creator_kpi.input_format``, ``creator_kpi.per_video``,
+``creator_kpi.missing`` (how missing metrics counted: ``benchmark`` or ``renormalise``) and
+``creator_kpi.interval_level``.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ from kpi_core.cohorts.ingest import Ingested, IngestOptions, ingest_source
 from kpi_core.cohorts.readers import ReadLimits, open_source
 from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing, check_missing
 from kpi_core.weights import Weighting, WeightingArg
 
 if TYPE_CHECKING:
@@ -82,6 +91,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "row",
     "creator_id",
     "overall_score",
+    "score_low",
+    "score_high",
     "band",
     "coverage",
     "revenue_coverage",
@@ -114,14 +125,17 @@ def score_file(
     fx_to_default: Mapping[str, float] | None = None,
     max_bytes: int | None = None,
     options: IngestOptions | None = None,
+    missing: Missing = "benchmark",
 ) -> BatchSummary:
     """Score every creator of ``input_path`` and write ``output_path`` (``.csv`` or Parquet).
 
     ``progress(done, total)`` is called with ``total`` 100 and increasing ``done``. Raises
     :class:`~kpi_core.errors.KpiError` for an unreadable input, an output that is not a
     ``.csv``/``.parquet`` path in an existing directory, or a bad weighting; bad rows do not
-    raise (they are in the output with their reasons).
+    raise (they are in the output with their reasons). ``missing`` is that of
+    :func:`kpi_core.score`.
     """
+    check_missing(missing)
     target = check_output_path(output_path)
     chosen = options or IngestOptions()
 
@@ -137,14 +151,18 @@ def score_file(
         input_format = file.format
     report(20.0)
     frame = ingested.creators
-    scores = score_rows(frame, weighting, currency=currency, fx_to_default=fx_to_default)
+    scores = score_rows(
+        frame, weighting, currency=currency, fx_to_default=fx_to_default, missing=missing
+    )
     report(70.0)
     per_video = ingested.report.table_kind == "videos"
     output = _with_early_rejections(
         output_table(scores, frame, metrics=_metric_columns(frame), rows=ingested.source_rows),
         ingested,
     ).replace_schema_metadata(
-        output_metadata(scores.weighting, scores.currency, input_format, per_video=per_video)
+        output_metadata(
+            scores.weighting, scores.currency, input_format, per_video=per_video, missing=missing
+        )
     )
     report(85.0)
     _write(output, target)
@@ -277,6 +295,8 @@ def output_table(
         "row": pa.array(everyone),
         "creator_id": creator_ids.cast(pa.string()),
         "overall_score": pa.array(scores.overall, from_pandas=True),
+        "score_low": pa.array(scores.score_low, from_pandas=True),
+        "score_high": pa.array(scores.score_high, from_pandas=True),
         "band": pa.array(band_names[scores.band_codes.astype(np.intp)], type=pa.string()),
         "coverage": pa.array(scores.coverage, from_pandas=True),
         "revenue_coverage": pa.array(scores.revenue_coverage, from_pandas=True),
@@ -302,16 +322,24 @@ def write_options() -> dict[str, Any]:
 
 
 def output_metadata(
-    weighting: Weighting, currency: str, input_format: str, *, per_video: bool
+    weighting: Weighting,
+    currency: str,
+    input_format: str,
+    *,
+    per_video: bool,
+    missing: Missing = "benchmark",
 ) -> dict[str, str]:
     """The output file's key-value metadata (see the module docstring)."""
+    catalogue = load_catalogue()
     return {
-        "creator_kpi.model_version": load_catalogue().model_version,
+        "creator_kpi.model_version": catalogue.model_version,
         "creator_kpi.weighting": weighting.name,
         "creator_kpi.weights": json.dumps(weighting.as_dict(), sort_keys=True),
         "creator_kpi.currency": currency,
         "creator_kpi.input_format": input_format,
         "creator_kpi.per_video": json.dumps(per_video),
+        "creator_kpi.missing": missing,
+        "creator_kpi.interval_level": json.dumps(catalogue.model.interval_level),
     }
 
 

@@ -16,8 +16,11 @@ the call itself (weighting, currency, ``top_n``...) is wrong.
 
 The result, :class:`CohortResult`:
 
-* ``leaderboard``: the top ``top_n`` creators by ``sort_by`` (``overall_score`` or a KPI id),
-  highest first. Ties are broken by the overall score (when sorting by a KPI), then by
+* ``leaderboard``: the top ``top_n`` creators by ``sort_by`` (``overall_score``, ``lower_bound``:
+  the lower bound of the score's interval, a conservative ordering that ranks thin or noisy data
+  below equally scored measured data, or a KPI id), highest first, each with its interval
+  (``score_low``, ``score_high`` at ``interval_level``). Ties are broken by the overall score
+  (when sorting by the lower bound or a KPI), then by
   ``creator_id`` (ascending; creators without an id last), then by row index, so the order never
   depends on the input order of distinct creators. Creators with coverage below ``min_coverage``
   (compared with a 1e-9 tolerance) are left out, and counted; when sorting by a KPI, creators
@@ -30,6 +33,11 @@ The result, :class:`CohortResult`:
   bin is closed).
 * ``count`` (creators scored), ``rows`` (rows received), ``rejected`` (the first 50 by row index)
   and ``rejected_total``.
+* ``thin_data``: scored creators with under half the scheme's weight measured (coverage < 0.5),
+  and ``no_revenue_data``: those with no data on any tier-1 (revenue) KPI. Their scores lean on
+  priors, so their intervals are wide and their places on a point-score ranking are uncertain.
+* ``missing``: how missing metrics counted (``benchmark``, the default: at their prior; or
+  ``renormalise``, the optimistic option; see :func:`kpi_core.score`).
 
 ``progress``, when given, is called as ``progress(done, total)`` with ``total`` 100 and ``done``
 strictly increasing, at least four times (after validation, scoring, ranking and the
@@ -52,7 +60,7 @@ from kpi_core.catalogue import KPI_IDS, KpiId, load_catalogue
 from kpi_core.cohorts.readers import SourceFormat
 from kpi_core.cohorts.report import IngestReport
 from kpi_core.errors import InvalidValueError, Problem, truncate
-from kpi_core.kernel import Missing, score_arrays
+from kpi_core.kernel import Missing, check_missing, score_arrays
 from kpi_core.scoring import Band
 from kpi_core.validation import ValidatedMetrics, is_frame, validate
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
@@ -80,8 +88,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
-#: What a leaderboard ranks on: the overall score or a KPI id.
-SortKey = Literal["overall_score", KpiId]
+#: What a leaderboard ranks on: the overall score, its interval's lower bound, or a KPI id.
+SortKey = Literal["overall_score", "lower_bound", KpiId]
 
 #: ``progress(done, total)``; the return value is ignored.
 Progress = Callable[[float, float], object]
@@ -108,6 +116,8 @@ BINS = 10
 COVERAGE_TOLERANCE = 1e-9
 #: Longest creator id echoed.
 ECHO_ID_CHARS = 64
+#: A creator with coverage below this (with the tolerance) counts as thin data.
+THIN_COVERAGE = 0.5
 
 NO_KPI_REASON = "row has no metric that feeds a KPI, so nothing can be scored - see kpi://metrics"
 
@@ -123,6 +133,8 @@ class LeaderboardEntry(BaseModel):
     index: int = Field(description="0-based position of the creator's row in the input.")
     creator_id: str | None
     overall_score: float = Field(description="0-100.")
+    score_low: float = Field(description="Lower bound of the score's interval (interval_level).")
+    score_high: float = Field(description="Upper bound of the score's interval.")
     band: Band
     coverage: float = Field(description="Share of the scheme's weight that had data (0-1).")
     revenue_coverage: float
@@ -196,6 +208,16 @@ class CohortResult(BaseModel):
     sort_by: str
     top_n: int
     min_coverage: float
+    thin_data: int = Field(
+        default=0, description="Scored creators with under half the weight measured."
+    )
+    no_revenue_data: int = Field(
+        default=0, description="Scored creators with no data on any revenue (tier 1) KPI."
+    )
+    missing: Missing = Field(
+        default="benchmark", description="How missing metrics counted: benchmark or renormalise."
+    )
+    interval_level: float = Field(default=0.8, description="The level of the score intervals.")
     distribution: Distribution
     rejected: list[RejectedCreator] = Field(description="The first 50 rejected rows by index.")
     rejected_total: int
@@ -305,8 +327,9 @@ class RowScores:
     currency: str
     _validated: ValidatedMetrics
     #: Bounds of each creator's score interval (the kernel's level); NaN for rejected rows.
-    score_low: FloatArray | None = None
-    score_high: FloatArray | None = None
+    score_low: FloatArray
+    score_high: FloatArray
+    missing: Missing = "benchmark"
 
     def creator_ids(self, rows: IntArray) -> list[str | None]:
         """The creator ids of ``rows`` (capped for echo)."""
@@ -354,6 +377,7 @@ def _score_rows(
     """Validate (the one validation path), score in one kernel pass, blank the rejected rows.
     A KPI without data for a creator is NaN here (its score is only its prior)."""
     scheme = resolve_weighting(weighting)
+    check_missing(missing)
     if isinstance(creators, Mapping):  # one object is not a list of them
         raise InvalidValueError(
             "creators", "must be a list of metric objects or a DataFrame", type(creators).__name__
@@ -397,6 +421,7 @@ def _score_rows(
         _validated=validated,
         score_low=np.where(valid, out.overall_low, np.nan),
         score_high=np.where(valid, out.overall_high, np.nan),
+        missing=missing,
     )
 
 
@@ -404,16 +429,19 @@ def _score_rows(
 # leaderboard and distributions
 
 
-def _check_arguments(top_n: object, sort_by: object, min_coverage: object) -> None:
+def _check_arguments(
+    top_n: object, sort_by: object, min_coverage: object, missing: object = "benchmark"
+) -> None:
     if isinstance(top_n, bool) or not isinstance(top_n, int) or not 1 <= top_n <= MAX_TOP_N:
         raise InvalidValueError("top_n", f"must be a whole number in [1, {MAX_TOP_N}]", top_n)
-    if sort_by != "overall_score" and sort_by not in KPI_IDS:
+    if sort_by not in ("overall_score", "lower_bound") and sort_by not in KPI_IDS:
         raise InvalidValueError(
             "sort_by",
-            "must be overall_score or a KPI id",
+            "must be overall_score, lower_bound or a KPI id",
             sort_by,
-            f"one of overall_score, {', '.join(KPI_IDS)}",
+            f"one of overall_score, lower_bound, {', '.join(KPI_IDS)}",
         )
+    check_missing(missing)
     if (
         isinstance(min_coverage, bool)
         or not isinstance(min_coverage, int | float)
@@ -524,6 +552,8 @@ def _leaderboard(scores: RowScores, key: FloatArray, top: list[int]) -> list[Lea
             index=row,
             creator_id=ids[rank - 1],
             overall_score=float(scores.overall[row]),
+            score_low=float(scores.score_low[row]),
+            score_high=float(scores.score_high[row]),
             band=cast("Band", catalogue.bands[int(scores.band_codes[row])][0]),
             coverage=float(scores.coverage[row]),
             revenue_coverage=float(scores.revenue_coverage[row]),
@@ -583,12 +613,13 @@ def _result(
     with np.errstate(invalid="ignore"):
         eligible = scores.valid & (scores.coverage >= float(min_coverage) - COVERAGE_TOLERANCE)
     excluded = count - int(eligible.sum())
-    key = scores.overall if sort_by == "overall_score" else scores.kpi_scores[sort_by]
+    key = _sort_key(scores, sort_by)
     candidates = np.flatnonzero(eligible & ~np.isnan(key))
     top = _top_rows(key, scores.overall, candidates, top_n, scores)
     leaderboard = _leaderboard(scores, key, top)
     reporter(_END["ranking"])
     rejected, rejected_total = _rejected(scores)
+    thin_data, no_revenue_data = _thin_counts(scores)
     result = CohortResult(
         summary="",
         count=count,
@@ -600,6 +631,10 @@ def _result(
         sort_by=sort_by,
         top_n=top_n,
         min_coverage=float(min_coverage),
+        thin_data=thin_data,
+        no_revenue_data=no_revenue_data,
+        missing=scores.missing,
+        interval_level=load_catalogue().model.interval_level,
         distribution=_distribution(scores, eligible, excluded == 0),
         rejected=rejected,
         rejected_total=rejected_total,
@@ -609,6 +644,23 @@ def _result(
     )
     reporter(_END["summarising"])
     return result
+
+
+def _sort_key(scores: RowScores, sort_by: str) -> FloatArray:
+    if sort_by == "overall_score":
+        return scores.overall
+    if sort_by == "lower_bound":
+        return scores.score_low
+    return scores.kpi_scores[sort_by]
+
+
+def _thin_counts(scores: RowScores) -> tuple[int, int]:
+    """``thin_data`` and ``no_revenue_data``: scored creators under half the weight measured,
+    and without any revenue data (NaN rows, the rejected ones, compare false)."""
+    with np.errstate(invalid="ignore"):
+        thin = scores.coverage < THIN_COVERAGE - COVERAGE_TOLERANCE
+        no_revenue = scores.revenue_coverage <= 0.0
+    return int(thin.sum()), int(no_revenue.sum())
 
 
 def summarised(result: CohortResult) -> CohortResult:
@@ -629,18 +681,20 @@ def score_cohort(
     progress: Progress | None = None,
     currency: str | None = None,
     fx_to_default: Mapping[str, float] | None = None,
+    missing: Missing = "benchmark",
 ) -> CohortResult:
     """Score a cohort; see the module docstring for the result and every rule.
 
     ``creators`` is a list of metric objects (canonical names, as for ``score``) or a DataFrame
     with one creator per row (columns that are not metrics are ignored). Bad rows are rejected
-    with reasons; the call fails only when no row is valid or an argument is wrong.
+    with reasons; the call fails only when no row is valid or an argument is wrong. ``missing``
+    is that of :func:`kpi_core.score` (``"renormalise"`` is optimistic for thin data).
     """
-    _check_arguments(top_n, sort_by, min_coverage)
+    _check_arguments(top_n, sort_by, min_coverage, missing)
     if not is_frame(creators) and isinstance(creators, Sequence) and not creators:
         raise InvalidValueError("creators", "must contain at least one creator", "[]")
     reporter = _Reporter(progress)
-    scores = _score_rows(creators, weighting, currency, fx_to_default, reporter)
+    scores = _score_rows(creators, weighting, currency, fx_to_default, reporter, missing=missing)
     if scores.rows == 0:
         raise InvalidValueError("creators", "must contain at least one creator", "0 rows")
     return summarised(

@@ -63,6 +63,7 @@ from kpi_core.cohorts.stream import (
     read_columns,
 )
 from kpi_core.errors import InvalidValueError, KpiError, Problem
+from kpi_core.kernel import Missing, check_missing
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
 if TYPE_CHECKING:
@@ -269,11 +270,14 @@ def _score_partition(
     fx_to_default: Mapping[str, float] | None,
     first_rows: tuple[int, ...],
     labels: tuple[str, ...],
+    missing: Missing = "benchmark",
     partition_info: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     number = int(partition_info["number"]) if partition_info is not None else 0
     try:
-        scores = score_rows(frame, weighting, currency=currency, fx_to_default=fx_to_default)
+        scores = score_rows(
+            frame, weighting, currency=currency, fx_to_default=fx_to_default, missing=missing
+        )
         table = output_table(scores, frame, first_row=first_rows[number])
     except Exception as error:
         raise _failure(number, labels[number], error) from None
@@ -316,14 +320,17 @@ def score_dataframe(
     fx_to_default: Mapping[str, float] | None = None,
     first_rows: Sequence[int] | None = None,
     labels: Sequence[str] | None = None,
+    missing: Missing = "benchmark",
 ) -> dd.DataFrame:
     """The scored Dask DataFrame (lazy): the output columns of the batch command per partition.
 
     ``row`` numbers rows across partitions from ``first_rows`` (each partition's first row);
     without it, the partitions' lengths are computed first (one pass over the input, on the
     current Dask scheduler). ``labels`` name the partitions in errors (default ``partition N``).
+    ``missing`` is that of :func:`kpi_core.score`.
     """
     scheme = resolve_weighting(weighting)
+    check_missing(missing)
     collection: Any = frame  # dask is only partly typed
     count = int(collection.npartitions)
     if first_rows is None:
@@ -336,6 +343,7 @@ def score_dataframe(
         dict(fx_to_default) if fx_to_default is not None else None,
         tuple(int(row) for row in first_rows),
         tuple(labels) if labels is not None else tuple(f"partition {i}" for i in range(count)),
+        missing,
         meta=_output_meta(),
         align_dataframes=False,
     )
@@ -718,6 +726,7 @@ def score_dask(
     fx_to_default: Mapping[str, float] | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     n_workers: int | None = None,
+    missing: Missing = "benchmark",
 ) -> EngineSummary:
     """Score ``source`` on a Dask cluster into the directory ``dst`` (Parquet parts).
 
@@ -726,9 +735,10 @@ def score_dask(
     neither is set, a local cluster of ``n_workers`` processes, default one per core, runs the
     call). ``progress(rows_done, rows_total)`` is called as partitions finish. Raises
     :class:`~kpi_core.errors.KpiError` naming the address, file or partition at fault (see the
-    module docstring); bad rows do not raise.
+    module docstring); bad rows do not raise. ``missing`` is that of :func:`kpi_core.score`.
     """
     _require_dask()
+    check_missing(missing)
     target = check_output_path(dst, (".parquet", ".pq"))
     check_top_n(top_n)
     check_rows("partition_rows", partition_rows)
@@ -736,8 +746,10 @@ def score_dask(
     fx = dict(fx_to_default) if fx_to_default is not None else None
     inputs = _inputs(source, partition_rows)
     # Scoring the empty frame checks the call's arguments (currency, columns) before any work.
-    probe = score_rows(inputs.meta, scheme, currency=currency, fx_to_default=fx)
-    metadata = output_metadata(scheme, probe.currency, inputs.format, per_video=False)
+    probe = score_rows(inputs.meta, scheme, currency=currency, fx_to_default=fx, missing=missing)
+    metadata = output_metadata(
+        scheme, probe.currency, inputs.format, per_video=False, missing=missing
+    )
 
     with _connect(scheduler, connect_timeout, n_workers) as (client, address):
         rows, labels = _rows_and_labels(client, inputs, address)
@@ -749,6 +761,7 @@ def score_dask(
             fx_to_default=fx,
             first_rows=first_rows,
             labels=labels,
+            missing=missing,
         )
         parts = _write_parts(
             client, scored, labels, rows, target, metadata, top_n, address, progress
@@ -757,5 +770,9 @@ def score_dask(
     for part in parts:
         totals.merge(part)
     return totals.summary(
-        output_path=target, engine="dask", weighting=scheme, currency=probe.currency
+        output_path=target,
+        engine="dask",
+        weighting=scheme,
+        currency=probe.currency,
+        missing=missing,
     )

@@ -56,6 +56,7 @@ from kpi_core.cohorts.readers import (
     open_source,
 )
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
 if TYPE_CHECKING:
@@ -87,13 +88,14 @@ def score_cohort_file(
     burst_minutes: float = 10.0,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     how_to_map: str = DEFAULT_HOW_TO_MAP,
+    missing: Missing = "benchmark",
 ) -> CohortResult:
     """Read a file under the file-access policy and score it (see the module docstring).
 
     ``allowed_dirs`` is a :class:`~kpi_core.cohorts.files.FileAccess` or the list of allowed
     directories (empty: file access is off, and the call says how to configure it).
     """
-    _check_arguments(top_n, sort_by, min_coverage)
+    _check_arguments(top_n, sort_by, min_coverage, missing)
     access = (
         allowed_dirs
         if isinstance(allowed_dirs, FileAccess)
@@ -129,6 +131,7 @@ def score_cohort_file(
         fx_to_default=fx_to_default,
         dry_run=dry_run,
         reporter=reporter,
+        missing=missing,
     )
 
 
@@ -147,9 +150,10 @@ def score_cohort_text(
     period_days: float | None = None,
     dry_run: bool = False,
     how_to_map: str = DEFAULT_HOW_TO_MAP,
+    missing: Missing = "benchmark",
 ) -> CohortResult:
     """Score a pasted CSV (header line first; at most 1 MB) like a file."""
-    _check_arguments(top_n, sort_by, min_coverage)
+    _check_arguments(top_n, sort_by, min_coverage, missing)
     if not csv_text.strip():
         raise InvalidValueError("csv_text", "must be the text of a CSV with a header line", "")
     size = len(csv_text.encode("utf-8"))
@@ -183,6 +187,7 @@ def score_cohort_text(
         fx_to_default=fx_to_default,
         dry_run=dry_run,
         reporter=reporter,
+        missing=missing,
     )
 
 
@@ -210,6 +215,7 @@ def score_ingested(
     fx_to_default: Mapping[str, float] | None,
     dry_run: bool,
     reporter: _Reporter,
+    missing: Missing = "benchmark",
 ) -> CohortResult:
     """Score the creator rows of an ingest and attach its report and source."""
     report = ingested.report
@@ -225,11 +231,14 @@ def score_ingested(
     )
     if dry_run:
         result = _dry_result(ingested, weighting, currency, top_n, sort_by, min_coverage)
+        result.missing = missing
     else:
         if len(ingested.creators) == 0:
             raise _nothing_usable(ingested, shown)
         inner = reporter.sub(READING_END, 100.0)
-        scores = _score_rows(ingested.creators, weighting, currency, fx_to_default, inner)
+        scores = _score_rows(
+            ingested.creators, weighting, currency, fx_to_default, inner, missing=missing
+        )
         result = _result(
             scores, top_n=top_n, sort_by=sort_by, min_coverage=min_coverage, reporter=inner
         )
@@ -317,5 +326,6 @@ def _dry_result(
         weighting=scheme.name,
         currency=currency or catalogue.default_currency,
         model_version=catalogue.model_version,
+        interval_level=catalogue.model.interval_level,
         dry_run=True,
     )

@@ -47,8 +47,10 @@ from kpi_core.cohorts.batch import (
 )
 from kpi_core.cohorts.cohort import (
     BINS,
+    COVERAGE_TOLERANCE,
     MAX_REJECTED_LISTED,
     MAX_TOP_N,
+    THIN_COVERAGE,
     Distribution,
     HistogramBin,
     LeaderboardEntry,
@@ -59,6 +61,7 @@ from kpi_core.cohorts.cohort import (
 )
 from kpi_core.cohorts.ingest import is_per_video_export
 from kpi_core.errors import InvalidValueError
+from kpi_core.kernel import Missing, check_missing
 from kpi_core.scoring import Band
 from kpi_core.weights import Weighting, WeightingArg, resolve_weighting
 
@@ -116,7 +119,16 @@ class EngineSummary(BaseModel):
         description=f"The first {MAX_REJECTED_LISTED} rejected rows by index."
     )
     leaderboard: list[LeaderboardEntry] = Field(
-        description="The top creators by overall score (cohort tie-break)."
+        description="The top creators by overall score (cohort tie-break), with intervals."
+    )
+    thin_data: int = Field(
+        default=0, description="Scored creators with under half the weight measured."
+    )
+    no_revenue_data: int = Field(
+        default=0, description="Scored creators with no data on any revenue (tier 1) KPI."
+    )
+    missing: Missing = Field(
+        default="benchmark", description="How missing metrics counted: benchmark or renormalise."
     )
     distribution: Distribution = Field(
         description="Fixed bins and exact moments over the scored rows; quantiles are not "
@@ -216,11 +228,12 @@ class _Moments:
         )
 
 
-#: A leaderboard candidate: its sort key, then the fields of its entry.
+#: A leaderboard candidate: its sort key, then the fields of its entry (the overall score and
+#: its interval bounds, band, coverages, KPI scores).
 _Candidate = tuple[
     tuple[float, bool, str, int],
     str | None,
-    float,
+    tuple[float, float, float],
     str,
     float,
     float,
@@ -254,6 +267,8 @@ class SummaryPart:
     rows: int = 0
     count: int = 0
     rejected: int = 0
+    thin_data: int = 0
+    no_revenue_data: int = 0
     overall: _Moments = field(default_factory=lambda: _Moments(100.0))
     kpis: dict[str, _Moments] = field(
         default_factory=lambda: {kpi_id: _Moments(1.0) for kpi_id in KPI_IDS}
@@ -272,6 +287,11 @@ class SummaryPart:
         part.rejected = part.rows - part.count
         overall = _column(table, "overall_score")  # NaN on every rejected row
         part.overall.add(overall)
+        with np.errstate(invalid="ignore"):  # NaN on rejected rows compares false
+            thin = _column(table, "coverage") < THIN_COVERAGE - COVERAGE_TOLERANCE
+            no_revenue = _column(table, "revenue_coverage") <= 0.0
+        part.thin_data = int(thin.sum())
+        part.no_revenue_data = int(no_revenue.sum())
         for kpi_id in KPI_IDS:
             part.kpis[kpi_id].add(_column(table, f"{kpi_id}_score"))  # NaN when rejected
 
@@ -295,6 +315,8 @@ class SummaryPart:
         self.rows += other.rows
         self.count += other.count
         self.rejected += other.rejected
+        self.thin_data += other.thin_data
+        self.no_revenue_data += other.no_revenue_data
         self.parts += other.parts
         self.overall.merge(other.overall)
         for kpi_id in KPI_IDS:
@@ -311,6 +333,7 @@ class SummaryPart:
         engine: Engine,
         weighting: Weighting,
         currency: str,
+        missing: Missing = "benchmark",
     ) -> EngineSummary:
         leaderboard = [
             LeaderboardEntry(
@@ -318,6 +341,8 @@ class SummaryPart:
                 index=key[3],
                 creator_id=creator_id,
                 overall_score=overall,
+                score_low=low,
+                score_high=high,
                 band=cast("Band", band),
                 coverage=coverage,
                 revenue_coverage=revenue_coverage,
@@ -330,7 +355,7 @@ class SummaryPart:
             for rank, (
                 key,
                 creator_id,
-                overall,
+                (overall, low, high),
                 band,
                 coverage,
                 revenue_coverage,
@@ -345,6 +370,9 @@ class SummaryPart:
             rejected=self.rejected,
             rejected_examples=self.examples,
             leaderboard=leaderboard,
+            thin_data=self.thin_data,
+            no_revenue_data=self.no_revenue_data,
+            missing=missing,
             distribution=Distribution(
                 overall_score=self.overall.summary(self.count),
                 kpis={kpi_id: self.kpis[kpi_id].summary(self.count) for kpi_id in KPI_IDS},
@@ -370,6 +398,8 @@ def _candidates(
     bands = _texts(table, "band", rows)
     coverage = _column(table, "coverage")
     revenue_coverage = _column(table, "revenue_coverage")
+    low = _column(table, "score_low")
+    high = _column(table, "score_high")
     kpi_scores = [_column(table, f"{kpi_id}_score") for kpi_id in KPI_IDS]
     found: list[_Candidate] = []
     for j, row in enumerate(rows):
@@ -378,7 +408,7 @@ def _candidates(
             (
                 (-score, ids[j] is None, ids[j] or "", int(row_numbers[row])),
                 ids[j],
-                score,
+                (score, float(low[row]), float(high[row])),
                 bands[j] or "",
                 float(coverage[row]),
                 float(revenue_coverage[row]),
@@ -455,10 +485,12 @@ def score_parquet(
     top_n: int = 20,
     currency: str | None = None,
     fx_to_default: Mapping[str, float] | None = None,
+    missing: Missing = "benchmark",
 ) -> EngineSummary:
     """Score the creator table in the Parquet file ``src`` into ``dst`` (Parquet), batch by batch.
 
-    ``progress(rows_done, rows_total)`` is called after each batch. Raises
+    ``progress(rows_done, rows_total)`` is called after each batch; ``missing`` is that of
+    :func:`kpi_core.score`. Raises
     :class:`~kpi_core.errors.KpiError` for an unreadable or corrupt ``src`` (naming the file and
     the rows being read), a per-video export, an output that is not a ``.parquet`` path in an
     existing directory, or a bad argument; bad rows do not raise. On any failure ``dst`` is left
@@ -469,26 +501,12 @@ def score_parquet(
     target = check_output_path(dst, (".parquet", ".pq"))
     rows_per_batch = check_rows("batch_rows", batch_rows)
     check_top_n(top_n)
+    check_missing(missing)
     scheme = resolve_weighting(weighting)
     source = Path(os.fspath(src)).expanduser()
     shown = one_line(str(source), 2 * _ECHO_ERROR)
-    try:
-        # pre_buffer (pyarrow's default) caches every row group it has read until the file is
-        # closed, so memory would grow with the file; a buffered stream reads pages as needed.
-        parquet: Any = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
-    except arrow_errors() as error:
-        raise InvalidValueError(
-            "src", "could not be read as Parquet", source.name, f"{shown}: {_reader_error(error)}"
-        ) from error
-    names = [str(name) for name in parquet.schema_arrow.names]
-    if is_per_video_export(names):
-        raise InvalidValueError(
-            "src",
-            "is a per-video export, which needs the whole file to aggregate per creator",
-            source.name,
-            "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
-        )
-    columns = read_columns(names)
+    parquet = _creator_table(source, shown)
+    columns = read_columns([str(name) for name in parquet.schema_arrow.names])
     total = int(parquet.metadata.num_rows)
     totals = SummaryPart(top_n=top_n)
     call_currency = currency or load_catalogue().default_currency
@@ -497,10 +515,14 @@ def score_parquet(
         try:
             for batch in _batches(parquet, columns, rows_per_batch, source.name, shown):
                 frame: pd.DataFrame = batch.to_pandas()
-                scores = score_rows(frame, scheme, currency=currency, fx_to_default=fx_to_default)
+                scores = score_rows(
+                    frame, scheme, currency=currency, fx_to_default=fx_to_default, missing=missing
+                )
                 table = output_table(scores, frame, first_row=totals.rows)
                 if writer is None:
-                    metadata = output_metadata(scheme, scores.currency, "parquet", per_video=False)
+                    metadata = output_metadata(
+                        scheme, scores.currency, "parquet", per_video=False, missing=missing
+                    )
                     writer = pq.ParquetWriter(
                         handle, table.schema.with_metadata(metadata), **write_options()
                     )
@@ -511,7 +533,9 @@ def score_parquet(
             if writer is None:  # no rows: an empty file with the output's columns
                 empty = parquet.schema_arrow.empty_table().select(columns).to_pandas()
                 scores = score_rows(empty, scheme, currency=currency, fx_to_default=fx_to_default)
-                metadata = output_metadata(scheme, scores.currency, "parquet", per_video=False)
+                metadata = output_metadata(
+                    scheme, scores.currency, "parquet", per_video=False, missing=missing
+                )
                 writer = pq.ParquetWriter(
                     handle, output_schema().with_metadata(metadata), **write_options()
                 )
@@ -523,7 +547,30 @@ def score_parquet(
         engine="stream",
         weighting=scheme,
         currency=call_currency,
+        missing=missing,
     )
+
+
+def _creator_table(source: Path, shown: str) -> Any:
+    """The Parquet file, opened for batch reading; refused when unreadable or per-video."""
+    import pyarrow.parquet as pq
+
+    try:
+        # pre_buffer (pyarrow's default) caches every row group it has read until the file is
+        # closed, so memory would grow with the file; a buffered stream reads pages as needed.
+        parquet: Any = pq.ParquetFile(source, pre_buffer=False, buffer_size=_READ_BUFFER)
+    except arrow_errors() as error:
+        raise InvalidValueError(
+            "src", "could not be read as Parquet", source.name, f"{shown}: {_reader_error(error)}"
+        ) from error
+    if is_per_video_export([str(name) for name in parquet.schema_arrow.names]):
+        raise InvalidValueError(
+            "src",
+            "is a per-video export, which needs the whole file to aggregate per creator",
+            source.name,
+            "score it with the in-memory engine (creator-kpi-mcp score --engine memory)",
+        )
+    return parquet
 
 
 def _batches(
